@@ -1,0 +1,121 @@
+// One error hierarchy for the whole toolkit. Each class has a stable `code`
+// (what scripts and tests match on) and says once how it maps to an HTTP
+// status in the reference server and to an exit code in the CLI.
+
+/** Exit code for usage and configuration errors (DESIGN.md "Exit codes"). */
+export const EXIT_USAGE = 2;
+
+export abstract class FlashsaleError extends Error {
+  /** Stable machine-readable code, e.g. `FS_BAD_INPUT`. */
+  abstract readonly code: string;
+  /** HTTP status the reference server answers with when this reaches a request. */
+  readonly httpStatus: number = 500;
+  /** Exit code the CLI ends with when this reaches the entry point. */
+  readonly exitCode: number = EXIT_USAGE;
+  /** Short snake_case word for the JSON `error` field of an HTTP answer. */
+  readonly httpError: string = 'internal_error';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The request or the command line asked for something invalid. */
+export class BadInputError extends FlashsaleError {
+  readonly code = 'FS_BAD_INPUT';
+  override readonly httpStatus = 400;
+  override readonly httpError = 'invalid_request';
+}
+
+/** A configuration the program cannot start with (bad URL, bad flag combination). */
+export class ConfigError extends FlashsaleError {
+  readonly code = 'FS_CONFIG';
+}
+
+/** The database could not be reached or refused the connection. */
+export class DatabaseUnreachableError extends FlashsaleError {
+  readonly code = 'FS_DB_UNREACHABLE';
+  override readonly httpStatus = 503;
+  override readonly httpError = 'database_unreachable';
+}
+
+/** The port the server was asked to listen on is taken. */
+export class PortInUseError extends FlashsaleError {
+  readonly code = 'FS_PORT_IN_USE';
+}
+
+/** The purchase names an item the database does not have. */
+export class UnknownSkuError extends FlashsaleError {
+  readonly code = 'FS_UNKNOWN_SKU';
+  override readonly httpStatus = 404;
+  override readonly httpError = 'unknown_sku';
+}
+
+/** No route matches the path. */
+export class RouteNotFoundError extends FlashsaleError {
+  readonly code = 'FS_NOT_FOUND';
+  override readonly httpStatus = 404;
+  override readonly httpError = 'not_found';
+}
+
+/** The route exists but not for this method; `allow` lists the methods it takes. */
+export class MethodNotAllowedError extends FlashsaleError {
+  readonly code = 'FS_METHOD_NOT_ALLOWED';
+  override readonly httpStatus = 405;
+  override readonly httpError = 'method_not_allowed';
+
+  constructor(
+    message: string,
+    /** Methods the route accepts, for the `Allow` header. */
+    readonly allow: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** The request body is larger than the server reads. */
+export class BodyTooLargeError extends FlashsaleError {
+  readonly code = 'FS_BODY_TOO_LARGE';
+  override readonly httpStatus = 413;
+  override readonly httpError = 'body_too_large';
+}
+
+/** The request body is not JSON. */
+export class UnsupportedMediaTypeError extends FlashsaleError {
+  readonly code = 'FS_UNSUPPORTED_MEDIA_TYPE';
+  override readonly httpStatus = 415;
+  override readonly httpError = 'unsupported_media_type';
+}
+
+/** An Idempotency-Key was reused for a different purchase. */
+export class IdempotencyConflictError extends FlashsaleError {
+  readonly code = 'FS_IDEMPOTENCY_CONFLICT';
+  override readonly httpStatus = 422;
+  override readonly httpError = 'idempotency_key_reused';
+}
+
+/** Admin route called from elsewhere than loopback without the admin token. */
+export class ForbiddenError extends FlashsaleError {
+  readonly code = 'FS_FORBIDDEN';
+  override readonly httpStatus = 403;
+  override readonly httpError = 'forbidden';
+}
+
+/**
+ * The row lock (or SQLite's write lock) was not granted in time, or the
+ * database broke a deadlock or serialization conflict. Nothing was sold; the
+ * client may retry, hence 503 with Retry-After.
+ */
+export class LockTimeoutError extends FlashsaleError {
+  readonly code = 'FS_LOCK_TIMEOUT';
+  override readonly httpStatus = 503;
+  override readonly httpError = 'lock_timeout';
+}
+
+/** The purchase's request id already has a ledger row (idempotent replay). */
+export class DuplicateRequestError extends FlashsaleError {
+  readonly code = 'FS_DUPLICATE_REQUEST';
+  override readonly httpStatus = 409;
+  override readonly httpError = 'duplicate_request';
+}
