@@ -1,0 +1,273 @@
+import mysql from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import {
+  DatabaseUnreachableError,
+  DuplicateRequestError,
+  FlashsaleError,
+  LockTimeoutError,
+} from '../src/errors.js';
+import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import { maskPassword } from './url.js';
+
+// utf8mb4_bin: any buyer id (emoji included) is stored verbatim and compared
+// byte for byte, so two ids that differ only in case stay two ids.
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS inventory (
+     sku           VARCHAR(64)  NOT NULL PRIMARY KEY,
+     item_name     VARCHAR(255) NOT NULL,
+     initial_stock INT          NOT NULL,
+     stock         INT          NOT NULL,
+     version       BIGINT       NOT NULL DEFAULT 0,
+     updated_at    DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     CONSTRAINT inventory_initial_stock_nonnegative CHECK (initial_stock >= 0),
+     CONSTRAINT inventory_stock_nonnegative CHECK (stock >= 0)
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS purchases (
+     id          BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+     sku         VARCHAR(64)  NOT NULL,
+     buyer_id    VARCHAR(255) NOT NULL,
+     quantity    INT          NOT NULL,
+     request_id  VARCHAR(255) NOT NULL,
+     stock_after INT          NOT NULL,
+     created_at  DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+     CONSTRAINT purchases_quantity_positive CHECK (quantity > 0),
+     UNIQUE KEY purchases_request_id (request_id),
+     KEY purchases_sku (sku)
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+];
+
+const SQL = {
+  readStock: 'SELECT stock, version FROM inventory WHERE sku = ?',
+  readStockForUpdate: 'SELECT stock, version FROM inventory WHERE sku = ? FOR UPDATE',
+  writeStock: 'UPDATE inventory SET stock = ?, version = version + 1, updated_at = CURRENT_TIMESTAMP(6) WHERE sku = ?',
+  compareAndSet:
+    'UPDATE inventory SET stock = ?, version = version + 1, updated_at = CURRENT_TIMESTAMP(6) WHERE sku = ? AND version = ?',
+  decrement:
+    'UPDATE inventory SET stock = stock - ?, version = version + 1, updated_at = CURRENT_TIMESTAMP(6) WHERE sku = ? AND stock >= ?',
+  insertPurchase: 'INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after) VALUES (?, ?, ?, ?, ?)',
+  findPurchase: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE request_id = ?',
+  seedItem: 'INSERT IGNORE INTO inventory (sku, item_name, initial_stock, stock) VALUES (?, ?, ?, ?)',
+  resetItem:
+    'UPDATE inventory SET stock = ?, initial_stock = ?, version = version + 1, updated_at = CURRENT_TIMESTAMP(6) WHERE sku = ?',
+  deletePurchases: 'DELETE FROM purchases WHERE sku = ?',
+  inventory: `SELECT i.sku, i.item_name, i.stock AS current_stock, i.initial_stock,
+                     CAST((SELECT COALESCE(SUM(p.quantity), 0) FROM purchases p WHERE p.sku = i.sku) AS SIGNED) AS total_purchases,
+                     i.updated_at AS last_updated
+              FROM inventory i WHERE i.sku = ?`,
+  purchases: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = ? ORDER BY id',
+} as const;
+
+interface PurchaseRecord extends RowDataPacket {
+  id: number;
+  sku: string;
+  buyer_id: string;
+  quantity: number;
+  request_id: string;
+  stock_after: number;
+  created_at: Date;
+}
+
+function toPurchaseRow(record: PurchaseRecord): PurchaseRow {
+  return {
+    id: Number(record.id),
+    sku: record.sku,
+    buyerId: record.buyer_id,
+    quantity: record.quantity,
+    requestId: record.request_id,
+    stockAfter: record.stock_after,
+    createdAt: record.created_at.toISOString(),
+  };
+}
+
+const LOCK_CONFLICTS = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
+const CONNECTION_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_BAD_DB_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+]);
+
+/** Maps mysql2's errors onto the toolkit's typed errors. */
+function translate(error: unknown, label: string): unknown {
+  if (error instanceof FlashsaleError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ER_DUP_ENTRY') return new DuplicateRequestError('request id already has a ledger row', { cause: error });
+  if (typeof code === 'string' && LOCK_CONFLICTS.has(code)) {
+    return new LockTimeoutError(`MySQL: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof code === 'string' && CONNECTION_FAILURES.has(code)) {
+    return new DatabaseUnreachableError(`cannot reach ${label}: ${(error as Error).message || code}`, { cause: error });
+  }
+  return error;
+}
+
+class MysqlSession implements Session {
+  constructor(
+    readonly connection: PoolConnection,
+    private readonly label: string,
+  ) {}
+
+  // execute() prepares each statement once per connection and reuses it.
+  private async execute<R extends RowDataPacket[] | ResultSetHeader>(sql: string, values: unknown[] = []): Promise<R> {
+    try {
+      const [result] = await this.connection.execute<R>(sql, values as never);
+      return result;
+    } catch (error) {
+      throw translate(error, this.label);
+    }
+  }
+
+  private async command(sql: string): Promise<void> {
+    try {
+      await this.connection.query(sql);
+    } catch (error) {
+      throw translate(error, this.label);
+    }
+  }
+
+  begin(): Promise<void> {
+    return this.command('BEGIN');
+  }
+  commit(): Promise<void> {
+    return this.command('COMMIT');
+  }
+  rollback(): Promise<void> {
+    return this.command('ROLLBACK');
+  }
+
+  async readStock(sku: string): Promise<StockRow | undefined> {
+    return stockRow((await this.execute<RowDataPacket[]>(SQL.readStock, [sku]))[0]);
+  }
+  async readStockForUpdate(sku: string): Promise<StockRow | undefined> {
+    return stockRow((await this.execute<RowDataPacket[]>(SQL.readStockForUpdate, [sku]))[0]);
+  }
+  async writeStock(sku: string, stock: number): Promise<void> {
+    await this.execute(SQL.writeStock, [stock, sku]);
+  }
+  async compareAndSetStock(sku: string, expectedVersion: number, stock: number): Promise<boolean> {
+    return (await this.execute<ResultSetHeader>(SQL.compareAndSet, [stock, sku, expectedVersion])).affectedRows === 1;
+  }
+  async decrementIfAvailable(sku: string, quantity: number): Promise<number | undefined> {
+    const result = await this.execute<ResultSetHeader>(SQL.decrement, [quantity, sku, quantity]);
+    if (result.affectedRows !== 1) return undefined;
+    // MySQL has no UPDATE … RETURNING. This transaction holds the row's
+    // exclusive lock since the UPDATE, so reading it back sees exactly the
+    // stock this decrement left.
+    return (await this.readStock(sku))!.stock;
+  }
+  async insertPurchase(purchase: NewPurchase): Promise<number> {
+    const { sku, buyerId, quantity, requestId, stockAfter } = purchase;
+    return (await this.execute<ResultSetHeader>(SQL.insertPurchase, [sku, buyerId, quantity, requestId, stockAfter])).insertId;
+  }
+  async findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
+    const record = (await this.execute<PurchaseRecord[]>(SQL.findPurchase, [requestId]))[0];
+    return record && toPurchaseRow(record);
+  }
+  async seedItem(sku: string, itemName: string, stock: number): Promise<boolean> {
+    return (await this.execute<ResultSetHeader>(SQL.seedItem, [sku, itemName, stock, stock])).affectedRows === 1;
+  }
+  async resetItem(sku: string, stock: number): Promise<void> {
+    await this.execute(SQL.resetItem, [stock, stock, sku]);
+    await this.execute(SQL.deletePurchases, [sku]);
+  }
+  async inventory(sku: string): Promise<Inventory | undefined> {
+    const row = (await this.execute<RowDataPacket[]>(SQL.inventory, [sku]))[0];
+    return (
+      row && {
+        sku: row.sku,
+        item_name: row.item_name,
+        current_stock: row.current_stock,
+        initial_stock: row.initial_stock,
+        total_purchases: Number(row.total_purchases),
+        last_updated: (row.last_updated as Date).toISOString(),
+      }
+    );
+  }
+  async purchases(sku: string): Promise<PurchaseRow[]> {
+    return (await this.execute<PurchaseRecord[]>(SQL.purchases, [sku])).map(toPurchaseRow);
+  }
+}
+
+function stockRow(row: RowDataPacket | undefined): StockRow | undefined {
+  return row && { stock: row.stock, version: Number(row.version) };
+}
+
+export class MysqlAdapter implements Adapter {
+  readonly dialect = 'mysql' as const;
+  readonly label: string;
+  private readonly pool: Pool;
+
+  constructor(options: AdapterOptions) {
+    this.label = maskPassword(options.url);
+    // InnoDB counts lock waits in whole seconds.
+    const lockWaitSeconds = Math.max(1, Math.ceil((options.lockTimeoutMs ?? 5000) / 1000));
+    this.pool = mysql.createPool({
+      uri: options.url,
+      connectionLimit: options.poolSize ?? 10,
+      connectTimeout: 5000,
+      timezone: 'Z',
+      waitForConnections: true,
+    });
+    // Each new connection is set up before its first use: READ COMMITTED so
+    // a read after waiting for a lock sees what the lock holder committed,
+    // and the lock wait that turns into a 503.
+    this.pool.pool.on('connection', (connection) => {
+      connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      connection.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+    });
+  }
+
+  async migrate(): Promise<void> {
+    const session = (await this.acquire()) as MysqlSession;
+    const connection = session.connection;
+    let broken = false;
+    try {
+      // Two servers starting at once take turns, as on PostgreSQL.
+      await connection.query("SELECT GET_LOCK('flashsale_migrate', 30)");
+      for (const statement of SCHEMA) await connection.query(statement);
+      await connection.query("SELECT RELEASE_LOCK('flashsale_migrate')");
+    } catch (error) {
+      broken = true;
+      throw translate(error, this.label);
+    } finally {
+      this.release(session, broken);
+    }
+  }
+
+  async acquire(): Promise<Session> {
+    try {
+      return new MysqlSession(await this.pool.getConnection(), this.label);
+    } catch (error) {
+      const translated = translate(error, this.label);
+      throw translated instanceof FlashsaleError
+        ? translated
+        : new DatabaseUnreachableError(`cannot reach ${this.label}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  release(session: Session, broken = false): void {
+    const connection = (session as MysqlSession).connection;
+    if (broken) connection.destroy();
+    else connection.release();
+  }
+
+  async serverVersion(): Promise<string> {
+    const session = (await this.acquire()) as MysqlSession;
+    try {
+      const [rows] = await session.connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
+      const version = String(rows[0]!.version);
+      return /mariadb/i.test(version) ? `MariaDB ${version.replace(/-MariaDB.*$/i, '')}` : `MySQL ${version}`;
+    } finally {
+      this.release(session);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

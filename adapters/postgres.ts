@@ -1,0 +1,253 @@
+import pg from 'pg';
+import {
+  DatabaseUnreachableError,
+  DuplicateRequestError,
+  FlashsaleError,
+  LockTimeoutError,
+} from '../src/errors.js';
+import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import { maskPassword } from './url.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS inventory (
+  sku           TEXT        PRIMARY KEY,
+  item_name     TEXT        NOT NULL,
+  initial_stock INTEGER     NOT NULL CHECK (initial_stock >= 0),
+  stock         INTEGER     NOT NULL CHECK (stock >= 0),
+  version       BIGINT      NOT NULL DEFAULT 0,
+  updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS purchases (
+  id          BIGSERIAL   PRIMARY KEY,
+  sku         TEXT        NOT NULL,
+  buyer_id    TEXT        NOT NULL,
+  quantity    INTEGER     NOT NULL CHECK (quantity > 0),
+  request_id  TEXT        NOT NULL UNIQUE,
+  stock_after INTEGER     NOT NULL,
+  created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS purchases_sku ON purchases (sku);
+`;
+
+// Named statements: pg prepares each once per connection and afterwards
+// sends only the name and the parameters.
+const SQL = {
+  readStock: { name: 'fs_read_stock', text: 'SELECT stock, version FROM inventory WHERE sku = $1' },
+  readStockForUpdate: { name: 'fs_read_stock_for_update', text: 'SELECT stock, version FROM inventory WHERE sku = $1 FOR UPDATE' },
+  writeStock: {
+    name: 'fs_write_stock',
+    text: 'UPDATE inventory SET stock = $1, version = version + 1, updated_at = now() WHERE sku = $2',
+  },
+  compareAndSet: {
+    name: 'fs_compare_and_set',
+    text: 'UPDATE inventory SET stock = $1, version = version + 1, updated_at = now() WHERE sku = $2 AND version = $3',
+  },
+  decrement: {
+    name: 'fs_decrement',
+    text: `UPDATE inventory SET stock = stock - $1, version = version + 1, updated_at = now()
+           WHERE sku = $2 AND stock >= $1 RETURNING stock`,
+  },
+  insertPurchase: {
+    name: 'fs_insert_purchase',
+    text: 'INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+  },
+  findPurchase: {
+    name: 'fs_find_purchase',
+    text: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE request_id = $1',
+  },
+  seedItem: {
+    name: 'fs_seed_item',
+    text: 'INSERT INTO inventory (sku, item_name, initial_stock, stock) VALUES ($1, $2, $3, $3) ON CONFLICT (sku) DO NOTHING',
+  },
+  resetItem: {
+    name: 'fs_reset_item',
+    text: 'UPDATE inventory SET stock = $1, initial_stock = $1, version = version + 1, updated_at = now() WHERE sku = $2',
+  },
+  deletePurchases: { name: 'fs_delete_purchases', text: 'DELETE FROM purchases WHERE sku = $1' },
+  inventory: {
+    name: 'fs_inventory',
+    text: `SELECT i.sku, i.item_name, i.stock AS current_stock, i.initial_stock,
+                  (SELECT COALESCE(SUM(p.quantity), 0) FROM purchases p WHERE p.sku = i.sku)::int AS total_purchases,
+                  i.updated_at AS last_updated
+           FROM inventory i WHERE i.sku = $1`,
+  },
+  purchases: {
+    name: 'fs_purchases',
+    text: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = $1 ORDER BY id',
+  },
+} as const;
+
+interface PurchaseRecord {
+  id: string;
+  sku: string;
+  buyer_id: string;
+  quantity: number;
+  request_id: string;
+  stock_after: number;
+  created_at: Date;
+}
+
+function toPurchaseRow(record: PurchaseRecord): PurchaseRow {
+  return {
+    id: Number(record.id),
+    sku: record.sku,
+    buyerId: record.buyer_id,
+    quantity: record.quantity,
+    requestId: record.request_id,
+    stockAfter: record.stock_after,
+    createdAt: record.created_at.toISOString(),
+  };
+}
+
+// SQLSTATEs: 23505 unique_violation; 55P03 lock_not_available (lock_timeout);
+// 40P01 deadlock_detected; 40001 serialization_failure.
+const LOCK_CONFLICTS = new Set(['55P03', '40P01', '40001']);
+const CONNECTION_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', '57P01', '57P03', '28P01', '28000', '3D000']);
+
+/** Maps pg's errors onto the toolkit's typed errors. */
+function translate(error: unknown, label: string): unknown {
+  if (error instanceof FlashsaleError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === '23505') return new DuplicateRequestError('request id already has a ledger row', { cause: error });
+  if (typeof code === 'string' && LOCK_CONFLICTS.has(code)) {
+    return new LockTimeoutError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
+  }
+  if ((typeof code === 'string' && CONNECTION_FAILURES.has(code)) || /timeout exceeded when trying to connect|Connection terminated/i.test(String((error as Error).message))) {
+    return new DatabaseUnreachableError(`cannot reach ${label}: ${(error as Error).message}`, { cause: error });
+  }
+  return error;
+}
+
+class PostgresSession implements Session {
+  constructor(
+    readonly client: pg.PoolClient,
+    private readonly label: string,
+  ) {}
+
+  private async query<R extends pg.QueryResultRow>(config: { name?: string; text: string }, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.client.query<R>({ ...config, values });
+    } catch (error) {
+      throw translate(error, this.label);
+    }
+  }
+
+  async begin(): Promise<void> {
+    await this.query({ text: 'BEGIN' });
+  }
+  async commit(): Promise<void> {
+    await this.query({ text: 'COMMIT' });
+  }
+  async rollback(): Promise<void> {
+    await this.query({ text: 'ROLLBACK' });
+  }
+
+  async readStock(sku: string): Promise<StockRow | undefined> {
+    return stockRow((await this.query<{ stock: number; version: string }>(SQL.readStock, [sku])).rows[0]);
+  }
+  async readStockForUpdate(sku: string): Promise<StockRow | undefined> {
+    return stockRow((await this.query<{ stock: number; version: string }>(SQL.readStockForUpdate, [sku])).rows[0]);
+  }
+  async writeStock(sku: string, stock: number): Promise<void> {
+    await this.query(SQL.writeStock, [stock, sku]);
+  }
+  async compareAndSetStock(sku: string, expectedVersion: number, stock: number): Promise<boolean> {
+    return (await this.query(SQL.compareAndSet, [stock, sku, expectedVersion])).rowCount === 1;
+  }
+  async decrementIfAvailable(sku: string, quantity: number): Promise<number | undefined> {
+    return (await this.query<{ stock: number }>(SQL.decrement, [quantity, sku])).rows[0]?.stock;
+  }
+  async insertPurchase(purchase: NewPurchase): Promise<number> {
+    const { sku, buyerId, quantity, requestId, stockAfter } = purchase;
+    const result = await this.query<{ id: string }>(SQL.insertPurchase, [sku, buyerId, quantity, requestId, stockAfter]);
+    return Number(result.rows[0]!.id);
+  }
+  async findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
+    const record = (await this.query<PurchaseRecord>(SQL.findPurchase, [requestId])).rows[0];
+    return record && toPurchaseRow(record);
+  }
+  async seedItem(sku: string, itemName: string, stock: number): Promise<boolean> {
+    return (await this.query(SQL.seedItem, [sku, itemName, stock])).rowCount === 1;
+  }
+  async resetItem(sku: string, stock: number): Promise<void> {
+    await this.query(SQL.resetItem, [stock, sku]);
+    await this.query(SQL.deletePurchases, [sku]);
+  }
+  async inventory(sku: string): Promise<Inventory | undefined> {
+    const row = (await this.query<Omit<Inventory, 'last_updated'> & { last_updated: Date }>(SQL.inventory, [sku])).rows[0];
+    return row && { ...row, last_updated: row.last_updated.toISOString() };
+  }
+  async purchases(sku: string): Promise<PurchaseRow[]> {
+    return (await this.query<PurchaseRecord>(SQL.purchases, [sku])).rows.map(toPurchaseRow);
+  }
+}
+
+function stockRow(row: { stock: number; version: string } | undefined): StockRow | undefined {
+  return row && { stock: row.stock, version: Number(row.version) };
+}
+
+export class PostgresAdapter implements Adapter {
+  readonly dialect = 'postgres' as const;
+  readonly label: string;
+  private readonly pool: pg.Pool;
+
+  constructor(options: AdapterOptions) {
+    this.label = maskPassword(options.url);
+    const lockTimeoutMs = options.lockTimeoutMs ?? 5000;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5000,
+      // Sent in the startup packet, so it costs no extra round trip: a buyer
+      // waiting longer than this for the row lock gets 55P03 and a 503.
+      options: `-c lock_timeout=${lockTimeoutMs}`,
+    });
+    // An idle client that loses its server emits here; without a listener the
+    // process would crash. The next acquire reconnects or reports it.
+    this.pool.on('error', () => {});
+  }
+
+  async migrate(): Promise<void> {
+    const session = (await this.acquire()) as PostgresSession;
+    try {
+      // CREATE TABLE IF NOT EXISTS is not safe against itself run
+      // concurrently (two servers starting at once); the advisory lock
+      // makes them take turns.
+      await session.client.query(`BEGIN; SELECT pg_advisory_xact_lock(8675309); ${SCHEMA} COMMIT;`);
+    } catch (error) {
+      await session.client.query('ROLLBACK').catch(() => {});
+      this.release(session, true);
+      throw translate(error, this.label);
+    }
+    this.release(session);
+  }
+
+  async acquire(): Promise<Session> {
+    try {
+      return new PostgresSession(await this.pool.connect(), this.label);
+    } catch (error) {
+      const translated = translate(error, this.label);
+      throw translated instanceof FlashsaleError
+        ? translated
+        : new DatabaseUnreachableError(`cannot reach ${this.label}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  release(session: Session, broken = false): void {
+    (session as PostgresSession).client.release(broken);
+  }
+
+  async serverVersion(): Promise<string> {
+    const session = (await this.acquire()) as PostgresSession;
+    try {
+      const result = await session.client.query<{ server_version: string }>('SHOW server_version');
+      return `PostgreSQL ${result.rows[0]!.server_version}`;
+    } finally {
+      this.release(session);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

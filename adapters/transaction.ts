@@ -1,0 +1,55 @@
+import { FlashsaleError } from '../src/errors.js';
+import type { Adapter, Session } from './adapter.js';
+
+/**
+ * Runs `work` on one connection and always gives it back. A connection whose
+ * driver threw is discarded rather than reused, because its state (an open
+ * transaction, a half-read result) is no longer known; our own typed errors
+ * (unknown sku, lock timeout) leave it clean.
+ */
+export async function withSession<T>(adapter: Adapter, work: (session: Session) => Promise<T>): Promise<T> {
+  const session = await adapter.acquire();
+  let broken = false;
+  try {
+    return await work(session);
+  } catch (error) {
+    broken = !(error instanceof FlashsaleError);
+    throw error;
+  } finally {
+    adapter.release(session, broken);
+  }
+}
+
+/**
+ * Begin, run, commit; on any error roll back (only if begun) and rethrow.
+ * Written once here so that every strategy on every database gets the same
+ * all-or-nothing behaviour: the decrement and its ledger row land together or
+ * not at all.
+ */
+export async function withTransaction<T>(adapter: Adapter, work: (session: Session) => Promise<T>): Promise<T> {
+  const session = await adapter.acquire();
+  let begun = false;
+  let broken = false;
+  try {
+    await session.begin();
+    begun = true;
+    const result = await work(session);
+    await session.commit();
+    return result;
+  } catch (error) {
+    if (begun) {
+      try {
+        await session.rollback();
+      } catch {
+        // The connection is in an unknown state; it is discarded below and the
+        // original error is the one worth reporting.
+        broken = true;
+      }
+    } else {
+      broken = true;
+    }
+    throw error;
+  } finally {
+    adapter.release(session, broken);
+  }
+}
