@@ -1,0 +1,169 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Adapter } from '../adapters/adapter.js';
+import { purchase, type StrategyName } from '../adapters/strategies/index.js';
+import { readInventory, resetStock } from '../adapters/store.js';
+import {
+  DatabaseUnreachableError,
+  FlashsaleError,
+  ForbiddenError,
+  LockTimeoutError,
+  MethodNotAllowedError,
+  RouteNotFoundError,
+} from '../src/errors.js';
+import { readJsonBody } from './request-body.js';
+import { parseIdempotencyKey, parsePurchaseBody, parseResetBody } from './validation.js';
+
+/** What one server process needs to answer requests. */
+export interface ReferenceServerOptions {
+  adapter: Adapter;
+  strategy: StrategyName;
+  /** Item bought when a request names none. */
+  defaultSku: string;
+  /** Lets `POST /reset` through from other hosts than loopback when presented as a bearer token. */
+  adminToken?: string | undefined;
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse, parameter: string | undefined) => Promise<void>;
+
+interface Route {
+  /** Path, or path prefix when `takesParameter` (the rest is the parameter). */
+  path: string;
+  takesParameter?: boolean;
+  methods: Record<string, Handler>;
+}
+
+/** Seconds a client is told to wait after a 503, before retrying. */
+const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The reference HTTP server: `POST /buy` (and `/buy_ticket`), inventory,
+ * reset and health, as DESIGN.md specifies. It keeps no state of its own;
+ * every answer comes from the database, so any number of these processes
+ * can share one database.
+ */
+export function createReferenceServer(options: ReferenceServerOptions): Server {
+  const { adapter, strategy, defaultSku, adminToken } = options;
+
+  const buy: Handler = async (request, response) => {
+    const requestId = parseIdempotencyKey(request.headers['idempotency-key']) ?? randomUUID();
+    const fields = parsePurchaseBody(await readJsonBody(request), defaultSku);
+    const outcome = await purchase(adapter, strategy, { ...fields, requestId });
+    if (outcome.kind === 'bought') {
+      const headers: Record<string, string> = outcome.replayed ? { 'idempotent-replayed': 'true' } : {};
+      sendJson(response, 200, {
+        success: true,
+        purchase_id: outcome.purchaseId,
+        remaining_stock: outcome.remaining,
+        request_id: outcome.requestId,
+      }, headers);
+    } else {
+      sendJson(response, 410, { success: false, error: 'sold_out', remaining_stock: outcome.remaining, request_id: requestId });
+    }
+  };
+
+  const inventory: Handler = async (_request, response, sku) => {
+    sendJson(response, 200, await readInventory(adapter, sku || defaultSku));
+  };
+
+  const reset: Handler = async (request, response) => {
+    authorizeAdmin(request, adminToken);
+    const fields = parseResetBody(await readJsonBody(request), defaultSku);
+    const { after } = await resetStock(adapter, fields.sku, fields.stock);
+    sendJson(response, 200, { success: true, ...after });
+  };
+
+  const health: Handler = async (_request, response) => {
+    sendJson(response, 200, { status: 'ok', database: adapter.dialect, strategy });
+  };
+
+  const routes: Route[] = [
+    { path: '/buy', methods: { POST: buy } },
+    { path: '/buy_ticket', methods: { POST: buy } },
+    { path: '/inventory', methods: { GET: inventory, HEAD: inventory } },
+    { path: '/inventory/', takesParameter: true, methods: { GET: inventory, HEAD: inventory } },
+    { path: '/reset', methods: { POST: reset } },
+    { path: '/health', methods: { GET: health, HEAD: health } },
+  ];
+
+  return createServer((request, response) => {
+    dispatch(routes, request, response).catch((error: unknown) => sendError(request, response, error));
+  });
+}
+
+async function dispatch(routes: Route[], request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = (request.url ?? '/').split('?')[0]!;
+  for (const route of routes) {
+    const matches = route.takesParameter ? path.startsWith(route.path) && path.length > route.path.length : path === route.path;
+    if (!matches) continue;
+    const handler = route.methods[request.method ?? 'GET'];
+    if (!handler) {
+      const allow = Object.keys(route.methods);
+      throw new MethodNotAllowedError(`${request.method} ${path} is not supported; use ${allow.join(' or ')}`, allow);
+    }
+    const parameter = route.takesParameter ? decodeParameter(path.slice(route.path.length)) : undefined;
+    return handler(request, response, parameter);
+  }
+  throw new RouteNotFoundError(`no route for ${request.method} ${path}`);
+}
+
+function decodeParameter(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new RouteNotFoundError(`malformed path segment ${JSON.stringify(raw)}`);
+  }
+}
+
+function authorizeAdmin(request: IncomingMessage, adminToken: string | undefined): void {
+  if (isLoopback(request.socket.remoteAddress)) return;
+  const presented = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (adminToken && presented && sameSecret(presented, adminToken)) return;
+  throw new ForbiddenError('POST /reset is allowed from loopback, or elsewhere with Authorization: Bearer <--admin-token>');
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return !!address && (address === '::1' || /^(::ffff:)?127\./.test(address));
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
+  response.end(payload);
+}
+
+function sendError(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const headers: Record<string, string> = {};
+  if (error instanceof MethodNotAllowedError) headers.allow = error.allow.join(', ');
+  if (error instanceof LockTimeoutError || error instanceof DatabaseUnreachableError) {
+    headers['retry-after'] = String(RETRY_AFTER_SECONDS);
+  }
+  // An unread body (too large, or refused before reading) must not be parsed
+  // as the next request on a kept-alive connection.
+  if (!request.complete) {
+    headers.connection = 'close';
+    response.on('finish', () => request.destroy());
+  }
+  if (error instanceof FlashsaleError) {
+    sendJson(response, error.httpStatus, { success: false, error: error.httpError, code: error.code, message: error.message }, headers);
+    return;
+  }
+  // A bug or an unforeseen driver error: the buyer learns only that the
+  // outcome is unknown; the operator gets one line on stderr.
+  process.stderr.write(`flashsale serve: ${request.method} ${request.url}: ${(error as Error)?.stack ?? String(error)}\n`);
+  sendJson(response, 500, { success: false, error: 'internal_error', code: 'FS_INTERNAL', message: 'internal error' }, headers);
+}
