@@ -1,0 +1,45 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT_USAGE, FlashsaleError } from '../errors.js';
+import type { CommandResult } from './result.js';
+import { resetCommand } from './reset.js';
+import { serveCommand } from './serve.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The whole command line, as commander wiring only: every action calls one library function. */
+export function buildProgram(finish: (result: CommandResult) => void): Command {
+  const program = new Command('flashsale')
+    .description('Prove that a limited-stock purchase endpoint never oversells, never undersells, and tells every buyer the truth.')
+    .version(packageJson.version, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const command of [serveCommand(finish), resetCommand(finish)]) {
+    program.addCommand(command.exitOverride().showHelpAfterError('(run with --help for usage)'));
+  }
+  return program;
+}
+
+/**
+ * Runs one command line and returns the exit code: the single place where
+ * results and typed errors become 0 / 1 / 2. A known error is one line on
+ * stderr; only a bug prints a stack trace.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let result: CommandResult = { exitCode: 0 };
+  const program = buildProgram((finished) => {
+    result = finished;
+  });
+  try {
+    await program.parseAsync(argv);
+    return result.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (error instanceof FlashsaleError) {
+      process.stderr.write(`flashsale: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`flashsale: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return EXIT_USAGE;
+  }
+}

@@ -1,0 +1,5 @@
+/** What a command hands back to the entry point, which alone ends the process. */
+export interface CommandResult {
+  /** 0 all good, 1 a check found an anomaly, 2 usage or configuration error. */
+  exitCode: number;
+}

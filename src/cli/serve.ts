@@ -1,0 +1,88 @@
+import { Command, Option } from 'commander';
+import { STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
+import { nextShutdownSignal } from '../../reference-server/lifecycle.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../reference-server/launcher.js';
+import { MAX_STOCK } from '../../reference-server/validation.js';
+import type { CommandResult } from './result.js';
+import { defaultDatabaseUrl, duration, wholeNumber } from './options.js';
+
+interface ServeFlags {
+  db: string;
+  host: string;
+  port: number;
+  stock: number;
+  sku: string;
+  itemName: string;
+  workers: number;
+  strategy: StrategyName;
+  pool: number;
+  lockTimeout: number;
+  adminToken?: string;
+  sqliteSynchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+}
+
+const UNSAFE_WARNING = `
+  !!!  --strategy unsafe  !!!
+  This server reads the stock, yields, and writes it back WITHOUT A LOCK.
+  Under concurrency it WILL lose updates and oversell. It exists only so that
+  flashsale's checks can be seen to catch those anomalies. Never sell with it.
+`;
+
+export function serveCommand(finish: (result: CommandResult) => void): Command {
+  return new Command('serve')
+    .description('run the reference purchase server (POST /buy) on SQLite, PostgreSQL or MySQL')
+    .option('--db <url>', 'sqlite:PATH, postgres://… or mysql://… (env DATABASE_URL)', defaultDatabaseUrl())
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on; 0 picks a free one', wholeNumber(0, 65535), 3000)
+    .option('--stock <n>', 'units to create the item with when it does not exist yet', wholeNumber(0, MAX_STOCK), 100)
+    .option('--sku <sku>', 'the item sold when a request names none', 'A')
+    .option('--item-name <name>', 'display name given to a newly created item', 'Flash sale item')
+    .option('--workers <n>', 'server processes sharing the port (node:cluster)', wholeNumber(1, 64), 1)
+    .addOption(new Option('--strategy <name>', 'how a purchase is made safe').choices(STRATEGY_NAMES).default('lock'))
+    .option('--pool <n>', 'database connections per worker (PostgreSQL, MySQL)', wholeNumber(1, 1000), 10)
+    .option('--lock-timeout <duration>', 'longest wait for the row lock before answering 503', duration(1), 5000)
+    .option('--admin-token <token>', 'lets POST /reset through from non-loopback clients (env FLASHSALE_ADMIN_TOKEN)', process.env.FLASHSALE_ADMIN_TOKEN)
+    .addOption(
+      new Option('--sqlite-synchronous <level>', 'SQLite durability: NORMAL may lose the last commits on power loss, FULL does not')
+        .choices(['OFF', 'NORMAL', 'FULL', 'EXTRA'])
+        .default('NORMAL'),
+    )
+    .action(async (flags: ServeFlags) => {
+      const options: ServeOptions = {
+        url: flags.db,
+        host: flags.host,
+        port: flags.port,
+        stock: flags.stock,
+        sku: flags.sku,
+        itemName: flags.itemName,
+        workers: flags.workers,
+        strategy: flags.strategy,
+        poolSize: flags.pool,
+        lockTimeoutMs: flags.lockTimeout,
+        adminToken: flags.adminToken,
+        sqliteSynchronous: flags.sqliteSynchronous,
+      };
+      if (options.strategy === 'unsafe') process.stderr.write(UNSAFE_WARNING + '\n');
+      const running = await startServer(options);
+      process.stdout.write(banner(running, options));
+      const signal = await Promise.race([nextShutdownSignal(), running.stopped.then(() => undefined)]);
+      if (signal) process.stderr.write(`flashsale serve: ${signal}: finishing in-flight purchases, then closing\n`);
+      await running.stop();
+      process.stderr.write('flashsale serve: stopped\n');
+      finish({ exitCode: 0 });
+    });
+}
+
+function banner(running: RunningServer, options: ServeOptions): string {
+  const item = running.inventory;
+  const origin = running.seeded ? 'created now' : 'existing item; `flashsale reset` restores it';
+  return [
+    `flashsale serve: listening on ${running.url}`,
+    `  database  ${running.databaseLabel} (${running.databaseVersion})`,
+    `  strategy  ${options.strategy}`,
+    `  item      ${item.sku}: ${item.current_stock} of ${item.initial_stock} in stock (${origin})`,
+    `  workers   ${options.workers}`,
+    `  try       curl -X POST ${running.url}/buy`,
+    '',
+  ].join('\n');
+}
