@@ -1,0 +1,165 @@
+// The HTTP API as DESIGN.md gives it, on every database: happy paths, the
+// aliases simple buy_ticket scripts use, idempotency, and a table of bad
+// inputs that must each get their 4xx and change nothing.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { startServe, type ServeProcess } from './helpers/cli.js';
+import { DATABASES, uniqueSku } from './helpers/databases.js';
+import { Client, countStatuses } from './helpers/http.js';
+import { comparable, readState } from './helpers/store.js';
+
+const BAD_INPUTS: Array<{ name: string; status: number; call: (sku: string) => Parameters<Client['call']>[0] }> = [
+  { name: 'malformed JSON', status: 400, call: () => ({ method: 'POST', path: '/buy', body: '{"quantity": 1', headers: { 'content-type': 'application/json' } }) },
+  { name: 'a JSON array', status: 400, call: () => ({ method: 'POST', path: '/buy', body: [1] }) },
+  { name: 'JSON null', status: 400, call: () => ({ method: 'POST', path: '/buy', body: 'null', headers: { 'content-type': 'application/json' } }) },
+  { name: 'quantity 0', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, quantity: 0 } }) },
+  { name: 'quantity negative', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, quantity: -3 } }) },
+  { name: 'quantity fractional', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, quantity: 1.5 } }) },
+  { name: 'quantity absurdly large', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, quantity: 1e12 } }) },
+  { name: 'quantity as a string', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, quantity: '1' } }) },
+  { name: 'buyer_id as an object', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, buyer_id: { a: 1 } } }) },
+  { name: 'empty buyer_id', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, buyer_id: '' } }) },
+  { name: 'buyer_id with NUL', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, buyer_id: 'a\u0000b' } }) },
+  { name: 'buyer_id too long', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, buyer_id: 'x'.repeat(201) } }) },
+  { name: 'conflicting buyer_id and customer_id', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, buyer_id: 'a', customer_id: 'b' } }) },
+  { name: 'sku as a number', status: 400, call: () => ({ method: 'POST', path: '/buy', body: { sku: 7 } }) },
+  { name: 'empty Idempotency-Key', status: 400, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku }, headers: { 'idempotency-key': '' } }) },
+  { name: 'unknown sku', status: 404, call: () => ({ method: 'POST', path: '/buy', body: { sku: `nope-${randomUUID()}` } }) },
+  { name: 'body over 16 KiB', status: 413, call: (sku) => ({ method: 'POST', path: '/buy', body: { sku, pad: 'x'.repeat(17 * 1024) } }) },
+  { name: 'text/plain body', status: 415, call: (sku) => ({ method: 'POST', path: '/buy', body: JSON.stringify({ sku }), headers: { 'content-type': 'text/plain' } }) },
+  { name: 'form body', status: 415, call: () => ({ method: 'POST', path: '/buy', body: 'quantity=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }) },
+  { name: 'unknown route', status: 404, call: () => ({ method: 'POST', path: '/purchase', body: {} }) },
+  { name: 'GET /buy', status: 405, call: () => ({ method: 'GET', path: '/buy' }) },
+  { name: 'DELETE /inventory', status: 405, call: () => ({ method: 'DELETE', path: '/inventory' }) },
+  { name: 'reset with negative stock', status: 400, call: (sku) => ({ method: 'POST', path: '/reset', body: { sku, stock: -1 } }) },
+  { name: 'inventory of an unknown sku', status: 404, call: () => ({ method: 'GET', path: `/inventory/nope-${randomUUID()}` }) },
+];
+
+for (const db of DATABASES) {
+  describe(`HTTP API on ${db.name}`, { skip: db.skip }, () => {
+    const url = db.url();
+    const sku = uniqueSku('api');
+    let server: ServeProcess;
+    let client: Client;
+
+    before(async () => {
+      server = await startServe(['--db', url, '--sku', sku, '--stock', '100']);
+      client = new Client(server.url, 32);
+    });
+    after(async () => {
+      await client?.close();
+      await server?.stop();
+    });
+
+    test('an empty POST /buy_ticket buys one unit of the default item for an anonymous buyer', async () => {
+      await client.call({ method: 'POST', path: '/reset' });
+      const answer = await client.call({ method: 'POST', path: '/buy_ticket' });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.success, true);
+      assert.equal(answer.body.remaining_stock, 99);
+      assert.equal(typeof answer.body.purchase_id, 'number');
+      assert.equal(typeof answer.body.request_id, 'string');
+      const { ledger } = await readState(url, sku);
+      assert.deepEqual(ledger.map((row) => [row.buyerId, row.quantity, row.stockAfter, row.requestId]), [
+        ['anonymous', 1, 99, answer.body.request_id],
+      ]);
+    });
+
+    test('customer_id is accepted for buyer_id, numeric ids too, and quantity counts in units', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { sku, stock: 10 } });
+      const answer = await client.call({ method: 'POST', path: '/buy_ticket', body: { customer_id: 42, quantity: 3 } });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.remaining_stock, 7);
+      const refused = await client.buy({ sku, buyer_id: 'big', quantity: 8 });
+      assert.equal(refused.status, 410);
+      assert.deepEqual([refused.body.success, refused.body.error, refused.body.remaining_stock], [false, 'sold_out', 7]);
+      const { ledger, inventory } = await readState(url, sku);
+      assert.deepEqual(ledger.map((row) => [row.buyerId, row.quantity]), [['42', 3]]);
+      assert.equal(inventory.current_stock, 7);
+    });
+
+    test('GET /inventory reports every field DESIGN.md names', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { stock: 5 } });
+      await client.buy({ quantity: 2 });
+      for (const answer of [await client.inventory(), await client.inventory(sku)]) {
+        assert.equal(answer.status, 200);
+        assert.deepEqual(Object.keys(answer.body).sort(), ['current_stock', 'initial_stock', 'item_name', 'last_updated', 'sku', 'total_purchases']);
+        assert.deepEqual([answer.body.sku, answer.body.current_stock, answer.body.initial_stock, answer.body.total_purchases], [sku, 3, 5, 2]);
+        assert.ok(!Number.isNaN(Date.parse(answer.body.last_updated)));
+      }
+    });
+
+    test('POST /reset without a body returns to the initial stock and empties the ledger', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { stock: 4 } });
+      await client.buy({});
+      const answer = await client.call({ method: 'POST', path: '/reset' });
+      assert.equal(answer.status, 200);
+      const { inventory, ledger } = await readState(url, sku);
+      assert.deepEqual([inventory.current_stock, inventory.initial_stock, ledger.length], [4, 4, 0]);
+    });
+
+    test('GET /health answers', async () => {
+      const answer = await client.call({ path: '/health' });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.status, 'ok');
+    });
+
+    test('buyer ids with quotes, SQL and unicode are stored verbatim and harmless', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { stock: 10 } });
+      const ids = [`O'Brien "the buyer"`, "x'); DROP TABLE purchases; --", 'Łódź 東京 🛒 \u00e9\u0301', '\\backslash\\ and %_ wildcards'];
+      for (const buyer_id of ids) assert.equal((await client.buy({ buyer_id })).status, 200);
+      const { ledger, inventory } = await readState(url, sku);
+      assert.deepEqual(ledger.map((row) => row.buyerId), ids);
+      assert.equal(inventory.current_stock, 6);
+    });
+
+    test('the same Idempotency-Key sent 20 times at once sells once and answers identically', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { stock: 50 } });
+      const key = randomUUID();
+      const answers = await Promise.all(Array.from({ length: 20 }, () => client.buy({ buyer_id: 'same', sku }, { 'idempotency-key': key })));
+      assert.deepEqual(countStatuses(answers), { 200: 20 });
+      assert.equal(new Set(answers.map((a) => a.text)).size, 1, 'every answer is the same bytes');
+      assert.equal(answers[0]!.body.request_id, key);
+      const { ledger, inventory } = await readState(url, sku);
+      assert.equal(ledger.length, 1);
+      assert.equal(inventory.current_stock, 49);
+    });
+
+    test('a retry of the purchase that took the last unit gets its 200 again, not a 410', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { stock: 1 } });
+      const key = randomUUID();
+      const first = await client.buy({ buyer_id: 'last' }, { 'idempotency-key': key });
+      const retry = await client.buy({ buyer_id: 'last' }, { 'idempotency-key': key });
+      assert.equal(first.status, 200);
+      assert.equal(retry.status, 200);
+      assert.equal(retry.text, first.text);
+      assert.equal(retry.headers['idempotent-replayed'], 'true');
+    });
+
+    test('reusing an Idempotency-Key for a different purchase is refused with 422 and sells nothing', async () => {
+      await client.call({ method: 'POST', path: '/reset', body: { stock: 10 } });
+      const key = randomUUID();
+      assert.equal((await client.buy({ buyer_id: 'a' }, { 'idempotency-key': key })).status, 200);
+      const reused = await client.buy({ buyer_id: 'a', quantity: 2 }, { 'idempotency-key': key });
+      assert.equal(reused.status, 422);
+      assert.equal(reused.body.error, 'idempotency_key_reused');
+      assert.equal((await readState(url, sku)).inventory.current_stock, 9);
+    });
+
+    for (const bad of BAD_INPUTS) {
+      test(`bad input: ${bad.name} → ${bad.status}, nothing changes`, async () => {
+        await client.call({ method: 'POST', path: '/reset', body: { sku, stock: 20 } });
+        await client.buy({ sku, buyer_id: 'before' });
+        const before = await readState(url, sku);
+        const answer = await client.call(bad.call(sku));
+        assert.equal(answer.status, bad.status, answer.text);
+        assert.equal(answer.body?.success, false);
+        assert.equal(typeof answer.body?.error, 'string');
+        assert.equal(typeof answer.body?.message, 'string');
+        if (bad.status === 405) assert.ok(answer.headers.allow);
+        assert.deepEqual(comparable(await readState(url, sku)), comparable(before));
+      });
+    }
+  });
+}
