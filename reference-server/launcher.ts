@@ -93,6 +93,7 @@ async function startWorkers(
   for (let index = 0; index < options.workers; index++) {
     const worker = cluster.fork({ FLASHSALE_WORKER_OPTIONS: JSON.stringify(options) });
     workers.push(worker);
+    worker.on('error', () => {});
     exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));
     worker.once('exit', (code, signal) => {
       if (!stopping) process.stderr.write(`flashsale serve: worker ${worker.process.pid} exited (${signal ?? `code ${code}`})\n`);
@@ -102,7 +103,9 @@ async function startWorkers(
   const stop = async () => {
     stopping = true;
     for (const worker of workers) {
-      if (worker.isConnected()) worker.send({ cmd: 'STOP' } satisfies PrimaryMessage);
+      // A worker may be exiting on its own (failed start, Ctrl-C reached it
+      // first); a STOP that can no longer be delivered is not an error.
+      if (worker.isConnected()) worker.send({ cmd: 'STOP' } satisfies PrimaryMessage, undefined, undefined, () => {});
     }
     await allExited;
   };

@@ -32,13 +32,3 @@ export function duration(min = 1): (value: string) => number {
     return Math.round(ms);
   };
 }
-
-/** One of a fixed set of words. */
-export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
-  return (value) => {
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}.`);
-    }
-    return value as T;
-  };
-}

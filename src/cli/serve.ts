@@ -40,7 +40,7 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
     .option('--workers <n>', 'server processes sharing the port (node:cluster)', wholeNumber(1, 64), 1)
     .addOption(new Option('--strategy <name>', 'how a purchase is made safe').choices(STRATEGY_NAMES).default('lock'))
     .option('--pool <n>', 'database connections per worker (PostgreSQL, MySQL)', wholeNumber(1, 1000), 10)
-    .option('--lock-timeout <duration>', 'longest wait for the row lock before answering 503', duration(1), 5000)
+    .addOption(new Option('--lock-timeout <duration>', 'longest wait for the row lock before answering 503').argParser(duration(1)).default(5000, '5s'))
     .option('--admin-token <token>', 'lets POST /reset through from non-loopback clients (env FLASHSALE_ADMIN_TOKEN)', process.env.FLASHSALE_ADMIN_TOKEN)
     .addOption(
       new Option('--sqlite-synchronous <level>', 'SQLite durability: NORMAL may lose the last commits on power loss, FULL does not')
