@@ -12,10 +12,9 @@ export function buildProgram(finish: (result: CommandResult) => void): Command {
   const program = new Command('flashsale')
     .description('Prove that a limited-stock purchase endpoint never oversells, never undersells, and tells every buyer the truth.')
     .version(packageJson.version, '-v, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const command of [serveCommand(finish), resetCommand(finish)]) {
-    program.addCommand(command.exitOverride().showHelpAfterError('(run with --help for usage)'));
+    program.addCommand(command.exitOverride());
   }
   return program;
 }
