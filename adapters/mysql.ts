@@ -7,6 +7,7 @@ import {
   LockTimeoutError,
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
 
 // utf8mb4_bin: any buyer id (emoji included) is stored verbatim and compared
@@ -57,27 +58,7 @@ const SQL = {
   purchases: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = ? ORDER BY id',
 } as const;
 
-interface PurchaseRecord extends RowDataPacket {
-  id: number;
-  sku: string;
-  buyer_id: string;
-  quantity: number;
-  request_id: string;
-  stock_after: number;
-  created_at: Date;
-}
 
-function toPurchaseRow(record: PurchaseRecord): PurchaseRow {
-  return {
-    id: Number(record.id),
-    sku: record.sku,
-    buyerId: record.buyer_id,
-    quantity: record.quantity,
-    requestId: record.request_id,
-    stockAfter: record.stock_after,
-    createdAt: record.created_at.toISOString(),
-  };
-}
 
 const LOCK_CONFLICTS = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
 const CONNECTION_FAILURES = new Set([
@@ -165,7 +146,7 @@ class MysqlSession implements Session {
     return (await this.execute<ResultSetHeader>(SQL.insertPurchase, [sku, buyerId, quantity, requestId, stockAfter])).insertId;
   }
   async findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
-    const record = (await this.execute<PurchaseRecord[]>(SQL.findPurchase, [requestId]))[0];
+    const record = (await this.execute<Array<PurchaseRecord & RowDataPacket>>(SQL.findPurchase, [requestId]))[0];
     return record && toPurchaseRow(record);
   }
   async seedItem(sku: string, itemName: string, stock: number): Promise<boolean> {
@@ -189,7 +170,7 @@ class MysqlSession implements Session {
     );
   }
   async purchases(sku: string): Promise<PurchaseRow[]> {
-    return (await this.execute<PurchaseRecord[]>(SQL.purchases, [sku])).map(toPurchaseRow);
+    return (await this.execute<Array<PurchaseRecord & RowDataPacket>>(SQL.purchases, [sku])).map(toPurchaseRow);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   LockTimeoutError,
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
 
 const SCHEMA = `
@@ -77,27 +78,7 @@ const SQL = {
   },
 } as const;
 
-interface PurchaseRecord {
-  id: string;
-  sku: string;
-  buyer_id: string;
-  quantity: number;
-  request_id: string;
-  stock_after: number;
-  created_at: Date;
-}
 
-function toPurchaseRow(record: PurchaseRecord): PurchaseRow {
-  return {
-    id: Number(record.id),
-    sku: record.sku,
-    buyerId: record.buyer_id,
-    quantity: record.quantity,
-    requestId: record.request_id,
-    stockAfter: record.stock_after,
-    createdAt: record.created_at.toISOString(),
-  };
-}
 
 // SQLSTATEs: 23505 unique_violation; 55P03 lock_not_available (lock_timeout);
 // 40P01 deadlock_detected; 40001 serialization_failure.

@@ -8,6 +8,7 @@ import {
   LockTimeoutError,
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 
 // The few better-sqlite3 methods this adapter uses, so the rest of the code
 // does not depend on the driver's whole surface.
@@ -67,27 +68,7 @@ const SQL = {
   purchases: `SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = ? ORDER BY id`,
 } as const;
 
-interface PurchaseRecord {
-  id: number;
-  sku: string;
-  buyer_id: string;
-  quantity: number;
-  request_id: string;
-  stock_after: number;
-  created_at: string;
-}
 
-function toPurchaseRow(record: PurchaseRecord): PurchaseRow {
-  return {
-    id: record.id,
-    sku: record.sku,
-    buyerId: record.buyer_id,
-    quantity: record.quantity,
-    requestId: record.request_id,
-    stockAfter: record.stock_after,
-    createdAt: record.created_at,
-  };
-}
 
 /** Maps better-sqlite3's errors onto the toolkit's typed errors. */
 function translate(error: unknown): unknown {
