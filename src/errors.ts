@@ -119,3 +119,13 @@ export class DuplicateRequestError extends FlashsaleError {
   override readonly httpStatus = 409;
   override readonly httpError = 'duplicate_request';
 }
+
+/** The attack target could not be reached at all (every preflight connection failed). */
+export class TargetUnreachableError extends FlashsaleError {
+  readonly code = 'FS_TARGET_UNREACHABLE';
+}
+
+/** A history file is not in the `flashsale-history/1` format; the message names the file and line. */
+export class HistoryFormatError extends FlashsaleError {
+  readonly code = 'FS_BAD_HISTORY';
+}

@@ -1,0 +1,94 @@
+// The history file (DESIGN.md "History file"): JSON Lines, one meta line, then
+// one line per operation as it completes. `attack` writes it, `verify` reads
+// it; these types are the whole contract between the two.
+
+/** The `schema` value of the meta line; a reader refuses any other. */
+export const HISTORY_SCHEMA = 'flashsale-history/1';
+
+/** ok = the effect surely happened; fail = surely did not; info = unknown. */
+export type OpType = 'ok' | 'fail' | 'info';
+
+/** What became of one request, by the classification DESIGN.md gives. */
+export type Outcome = 'bought' | 'sold_out' | 'rejected' | 'http_5xx' | 'timeout' | 'conn_reset' | 'conn_refused' | 'bad_body';
+
+/** Every outcome, in the order summaries list them. */
+export const OUTCOMES: readonly Outcome[] = ['bought', 'sold_out', 'rejected', 'http_5xx', 'timeout', 'conn_reset', 'conn_refused', 'bad_body'];
+
+/**
+ * The type each outcome always has. An outcome never changes type: an info
+ * is never guessed into ok or fail, whatever the odds.
+ */
+export const OUTCOME_TYPE: Readonly<Record<Outcome, OpType>> = {
+  bought: 'ok',
+  sold_out: 'fail',
+  rejected: 'fail',
+  conn_refused: 'fail',
+  http_5xx: 'info',
+  timeout: 'info',
+  conn_reset: 'info',
+  bad_body: 'info',
+};
+
+/** Line 1 of a history file: what was attacked, how, and when. */
+export interface HistoryMeta {
+  kind: 'meta';
+  /** Always HISTORY_SCHEMA. */
+  schema: typeof HISTORY_SCHEMA;
+  /** The URL every request went to. */
+  target: string;
+  /** Buyers planned (one request each); fewer ops mean the run was stopped early. */
+  buyers: number;
+  /** Wall-clock start, ISO 8601, for people; ordering uses the monotonic times. */
+  started_at: string;
+  /** HTTP method of every request. */
+  method: string;
+  /** Units each request asks for (verify reasons in units when above 1). */
+  quantity: number;
+  /** Attacking child processes. */
+  processes: number;
+  /** Most requests in flight at once, across all processes. */
+  concurrency: number;
+  /** Arrivals per second for the open model; null for the closed model. */
+  rate: number | null;
+  /** Seed of the open model's arrival schedule. */
+  seed: number;
+  /** Prefix of every request id of this run, so runs never share an id. */
+  run_id: string;
+  /**
+   * The machine and boot whose monotonic clock the times come from: times of
+   * histories with the same host_id can be compared, others cannot.
+   */
+  host_id: string;
+  /** hrtime (ns) when the last child reported ready at the start barrier. */
+  ready_at: bigint;
+  /** hrtime (ns) when the barrier released: no operation was invoked before it. */
+  released_at: bigint;
+}
+
+/** One completed operation: one request and what became of it. */
+export interface OpRecord {
+  kind: 'op';
+  /** Index of the attacking child process (0-based). */
+  process: number;
+  /** The buyer id sent in the request. */
+  buyer: string;
+  /** The request id, sent as Idempotency-Key; unique within and across runs. */
+  request_id: string;
+  type: OpType;
+  outcome: Outcome;
+  /** hrtime (ns) taken just before the request was handed to the HTTP client. */
+  t_inv: bigint;
+  /** hrtime (ns) taken after the response body was read (or the request failed). */
+  t_cmp: bigint;
+  /** HTTP status, or null when no answer came. */
+  status: number | null;
+  /** Stock the answer says is left, or null when it says none. */
+  remaining: number | null;
+  /** The purchase id the answer gave, as text, or null. */
+  purchase_id: string | null;
+  /** Why the operation is not plainly ok or fail (timeout, reset, unparsable body…), or null. */
+  error: string | null;
+}
+
+/** Any line of a history file. */
+export type HistoryRecord = HistoryMeta | OpRecord;
