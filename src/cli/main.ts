@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT_USAGE, FlashsaleError } from '../errors.js';
+import { attackCommand } from './attack.js';
 import type { CommandResult } from './result.js';
 import { resetCommand } from './reset.js';
 import { serveCommand } from './serve.js';
@@ -13,7 +14,7 @@ export function buildProgram(finish: (result: CommandResult) => void): Command {
     .description('Prove that a limited-stock purchase endpoint never oversells, never undersells, and tells every buyer the truth.')
     .version(packageJson.version, '-v, --version')
     .exitOverride();
-  for (const command of [serveCommand(finish), resetCommand(finish)]) {
+  for (const command of [serveCommand(finish), attackCommand(finish), resetCommand(finish)]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -1,0 +1,345 @@
+import { isIPv6, type Socket } from 'node:net';
+import { buildConnector, Pool } from 'undici';
+import { OUTCOMES, OUTCOME_TYPE, type Outcome } from '../history/types.js';
+import { formatOpLine } from '../history/writer.js';
+import { ArrivalSchedule } from './arrivals.js';
+import { classifyAnswer, classifyFailure, interrupted, type Classified, type ClassifyRules } from './classify.js';
+import { encodeHistogram, newHistogram } from './histogram.js';
+import { buyerId, buyersOf, requestId, type ChildPlan } from './plan.js';
+import type { ChildMessage, ReadyMessage, ResultMessage } from './protocol.js';
+import { compileTemplate, type CompiledTemplate, type TemplateValues } from './template.js';
+
+/** Op lines per OPS message: large enough to keep IPC cheap, small enough to stream. */
+const BATCH_OPS = 256;
+/** A partial batch is sent after this long, so the history and the progress stay current. */
+const FLUSH_MS = 100;
+/** OPS messages a child may have unacknowledged; beyond that it holds its batch. */
+const CREDITS = 8;
+/** Ops a child may hold while out of credits before it stops sending new requests. */
+const MAX_HELD_OPS = 8192;
+/** Connections opened at once while warming up, so a thousand SYNs do not overflow the server's backlog. */
+const WARM_BATCH = 64;
+/** An arrival sent more than this after its intended time counts as late. */
+export const LATE_AFTER_MS = 5;
+/** Largest response body read; a larger one is a bad_body. */
+const MAX_RESPONSE_BYTES = 1 << 20;
+
+/**
+ * One child's buyers: opens its connections, waits at the barrier, fires its
+ * share of the requests (closed or open model), classifies each answer,
+ * records its latency and streams it as a history line. It knows nothing of
+ * IPC beyond the `send` it is given, so it can be driven in-process too.
+ */
+export class BuyerProcess {
+  private readonly rules: ClassifyRules;
+  private readonly body: CompiledTemplate | null;
+  private readonly headers: [string, CompiledTemplate][];
+  private readonly histogram = newHistogram();
+  private readonly total: number;
+  private readonly timeoutNs: bigint;
+  private pool: Pool | undefined;
+  private warm: Socket[] = [];
+
+  // Progress of the run.
+  private t0 = 0n;
+  private nextLocal = 0;
+  private schedule: ArrivalSchedule | undefined;
+  private pending: { index: number; offsetNs: number } | null = null;
+  private inFlight = 0;
+  private sent = 0;
+  private late = 0;
+  private dropped = 0;
+  private maxLatenessNs = 0n;
+  private firstInvocation: bigint | null = null;
+  private lastCompletion: bigint | null = null;
+  private readonly outcomes = new Array<number>(OUTCOMES.length).fill(0);
+  private readonly errors = new Map<string, number>();
+
+  // The batch of op lines not yet sent, and flow control.
+  private batch = '';
+  private batchOps = 0;
+  private batchOutcomes = new Array<number>(OUTCOMES.length).fill(0);
+  private credits = CREDITS;
+
+  private stopping = false;
+  private cut = false;
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private done: ((result: ResultMessage) => void) | undefined;
+
+  constructor(
+    private readonly plan: ChildPlan,
+    private readonly send: (message: ChildMessage) => void,
+  ) {
+    this.rules = {
+      okStatus: plan.rules.okStatus,
+      soldOutStatus: plan.rules.soldOutStatus,
+      okBody: plan.rules.okBody === null ? null : new RegExp(plan.rules.okBody),
+      soldOutBody: plan.rules.soldOutBody === null ? null : new RegExp(plan.rules.soldOutBody),
+      remainingField: plan.rules.remainingField,
+      purchaseIdField: plan.rules.purchaseIdField,
+    };
+    this.body = plan.body === null ? null : compileTemplate(plan.body, '--body');
+    this.headers = plan.headers.map(([name, value]) => [name, compileTemplate(value, `--header ${name}`)]);
+    this.total = buyersOf(plan);
+    this.timeoutNs = BigInt(plan.timeoutMs) * 1_000_000n;
+  }
+
+  /**
+   * Opens the child's connections before the start, so the barrier releases
+   * buyers that only have to send: the stampede is not spread out by
+   * handshakes. Connections that fail here are tried again when needed.
+   */
+  async connect(): Promise<ReadyMessage> {
+    const url = new URL(this.plan.origin);
+    const connector = buildConnector({ timeout: Math.min(this.plan.timeoutMs, 10_000) });
+    const bare = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const where = { hostname: isIPv6(bare) ? bare : url.hostname, host: url.host, protocol: url.protocol, port: url.port };
+    let failed = 0;
+    let error: string | null = null;
+    for (let opened = 0; opened < this.plan.connections; opened += WARM_BATCH) {
+      const batch = Math.min(WARM_BATCH, this.plan.connections - opened);
+      await Promise.all(
+        Array.from({ length: batch }, () => new Promise<void>((resolve) => {
+          connector(where, (err, socket) => {
+            if (err || !socket) {
+              failed += 1;
+              error ??= (err as NodeJS.ErrnoException | null)?.code ?? String(err);
+            } else this.warm.push(socket);
+            resolve();
+          });
+        })),
+      );
+    }
+    const warm = this.warm;
+    this.pool = new Pool(this.plan.origin, {
+      connections: this.plan.connections,
+      pipelining: 1,
+      headersTimeout: this.plan.timeoutMs,
+      bodyTimeout: this.plan.timeoutMs,
+      maxResponseSize: MAX_RESPONSE_BYTES,
+      // Each new client takes a warmed socket while any is left open. The
+      // callback must not run synchronously: undici's client is still
+      // setting up when it calls the connector.
+      connect: (options, callback) => {
+        for (let socket = warm.pop(); socket; socket = warm.pop()) {
+          if (!socket.destroyed && socket.readyState === 'open') return process.nextTick(callback, null, socket);
+          socket.destroy();
+        }
+        connector(options, callback);
+      },
+    });
+    return { cmd: 'READY', connected: warm.length, failed, error };
+  }
+
+  /** Fires every buyer from `t0` (hrtime ns, the barrier's release); resolves with the totals. */
+  run(t0: bigint): Promise<ResultMessage> {
+    this.t0 = t0;
+    if (this.plan.rate !== null) {
+      this.schedule = new ArrivalSchedule(this.plan.rate, this.plan.seed, this.plan.index, this.plan.processes, this.plan.buyers);
+      this.pending = this.schedule.next();
+    }
+    const result = new Promise<ResultMessage>((resolve) => (this.done = resolve));
+    this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
+    this.pump();
+    return result;
+  }
+
+  /** The coordinator wrote one batch: one more may be sent. */
+  ack(): void {
+    this.credits += 1;
+    this.flush();
+    this.pump();
+  }
+
+  /**
+   * Sends nothing new; requests still unanswered after `graceMs` are cut and
+   * recorded as info (they were sent, so their effect is unknown).
+   */
+  stop(graceMs: number): void {
+    if (this.stopping || this.finished) return;
+    this.stopping = true;
+    clearTimeout(this.timer);
+    if (this.pending) {
+      this.dropped += 1;
+      while (this.schedule!.next()) this.dropped += 1;
+      this.pending = null;
+    }
+    this.graceTimer = setTimeout(() => {
+      this.cut = true;
+      void this.pool?.destroy();
+    }, graceMs);
+    this.maybeFinish();
+  }
+
+  /** Closes every connection at once (the coordinator is gone). */
+  destroy(): void {
+    this.stopping = true;
+    this.cut = true;
+    this.clearTimers();
+    for (const socket of this.warm.splice(0)) socket.destroy();
+    void this.pool?.destroy();
+  }
+
+  /** Closes the pool once the run is over. */
+  async close(): Promise<void> {
+    for (const socket of this.warm.splice(0)) socket.destroy();
+    await this.pool?.close();
+  }
+
+  private pump(): void {
+    if (this.stopping || this.finished) return;
+    if (this.schedule) this.pumpOpen();
+    else this.pumpClosed();
+    this.maybeFinish();
+  }
+
+  /** Closed model: keep exactly `connections` requests in flight until the buyers run out. */
+  private pumpClosed(): void {
+    while (this.inFlight < this.plan.connections && this.nextLocal < this.total && this.batchOps < MAX_HELD_OPS) {
+      const index = this.plan.index + this.nextLocal * this.plan.processes;
+      this.nextLocal += 1;
+      this.fire(index, null);
+    }
+  }
+
+  /**
+   * Open model: send each arrival at its time, whatever the earlier ones are
+   * doing. Latency counts from the intended time, so waiting for a free
+   * connection here is measured, not hidden (coordinated omission).
+   */
+  private pumpOpen(): void {
+    const now = process.hrtime.bigint();
+    while (this.pending && this.inFlight < this.plan.connections && this.batchOps < MAX_HELD_OPS) {
+      const due = this.t0 + BigInt(this.pending.offsetNs);
+      if (due > now) break;
+      // A buyer who could not even be sent within the timeout has gone away.
+      if (now - due > this.timeoutNs) this.dropped += 1;
+      else this.fire(this.pending.index, due);
+      this.pending = this.schedule!.next();
+    }
+    if (this.pending && this.timer === undefined) {
+      const waitNs = this.t0 + BigInt(this.pending.offsetNs) - now;
+      if (waitNs > 0n) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, Math.max(1, Math.floor(Number(waitNs) / 1e6)));
+      }
+    }
+  }
+
+  private fire(index: number, intended: bigint | null): void {
+    const values: TemplateValues = { buyer: buyerId(index), request_id: requestId(this.plan.runId, index), i: index, quantity: this.plan.quantity };
+    const headers: Record<string, string> = {};
+    for (const [name, template] of this.headers) headers[name] = template(values);
+    const body = this.body === null ? null : this.body(values);
+    this.inFlight += 1;
+    this.sent += 1;
+    const tInv = process.hrtime.bigint();
+    if (intended !== null) {
+      const lateness = tInv - intended;
+      if (lateness > BigInt(LATE_AFTER_MS) * 1_000_000n) this.late += 1;
+      if (lateness > this.maxLatenessNs) this.maxLatenessNs = lateness;
+    }
+    this.firstInvocation ??= tInv;
+    void this.exchange(headers, body).then(({ status, tCmp, classified }) => this.complete(values, tInv, intended ?? tInv, tCmp, status, classified));
+  }
+
+  /** One request and its whole body; never rejects. */
+  private async exchange(headers: Record<string, string>, body: string | null): Promise<{ status: number | null; tCmp: bigint; classified: Classified }> {
+    let status: number | null = null;
+    try {
+      const response = await this.pool!.request({ path: this.plan.path, method: this.plan.method as 'POST', headers, body });
+      status = response.statusCode;
+      // Always read the body whole: it carries the verdict, and an unread body
+      // would keep the connection from being reused.
+      const text = await response.body.text();
+      const tCmp = process.hrtime.bigint();
+      return { status, tCmp, classified: classifyAnswer(status, text, this.rules) };
+    } catch (error) {
+      const tCmp = process.hrtime.bigint();
+      return { status, tCmp, classified: this.cut ? interrupted() : classifyFailure(error) };
+    }
+  }
+
+  private complete(values: TemplateValues, tInv: bigint, start: bigint, tCmp: bigint, status: number | null, classified: Classified): void {
+    this.inFlight -= 1;
+    if (this.lastCompletion === null || tCmp > this.lastCompletion) this.lastCompletion = tCmp;
+    this.histogram.recordValue(Number((tCmp - start) / 1000n));
+    const outcome: Outcome = classified.outcome;
+    const k = OUTCOMES.indexOf(outcome);
+    this.outcomes[k]! += 1;
+    this.batchOutcomes[k]! += 1;
+    if (classified.error !== null) {
+      const cause = causeOf(classified.error);
+      this.errors.set(cause, (this.errors.get(cause) ?? 0) + 1);
+    }
+    this.batch += formatOpLine({
+      kind: 'op',
+      process: this.plan.index,
+      buyer: values.buyer,
+      request_id: values.request_id,
+      type: OUTCOME_TYPE[outcome],
+      outcome,
+      t_inv: tInv,
+      t_cmp: tCmp,
+      status,
+      remaining: classified.remaining,
+      purchase_id: classified.purchaseId,
+      error: classified.error,
+    });
+    this.batchOps += 1;
+    if (this.batchOps >= BATCH_OPS) this.flush();
+    if (this.stopping) this.maybeFinish();
+    else this.pump();
+  }
+
+  /** Sends the batch if a credit allows it (or always, for the last one). */
+  private flush(last = false): void {
+    if (this.batchOps === 0 || (this.credits === 0 && !last)) return;
+    this.credits -= 1;
+    this.send({ cmd: 'OPS', lines: this.batch, outcomes: this.batchOutcomes });
+    this.batch = '';
+    this.batchOps = 0;
+    this.batchOutcomes = new Array<number>(OUTCOMES.length).fill(0);
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || this.inFlight > 0) return;
+    const more = this.schedule ? this.pending !== null : this.nextLocal < this.total;
+    if (more && !this.stopping) return;
+    this.finished = true;
+    this.clearTimers();
+    this.flush(true);
+    const result: ResultMessage = {
+      cmd: 'RESULT',
+      histogram: encodeHistogram(this.histogram),
+      outcomes: this.outcomes,
+      sent: this.sent,
+      late: this.late,
+      dropped: this.dropped,
+      maxLatenessUs: Number(this.maxLatenessNs / 1000n),
+      firstInvocation: this.firstInvocation?.toString() ?? '',
+      lastCompletion: this.lastCompletion?.toString() ?? '',
+      errors: Object.fromEntries(this.errors),
+    };
+    // The caller sends it: RESULT must be the last message, after the last OPS.
+    this.done?.(result);
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.timer);
+    clearInterval(this.flushTimer);
+    clearTimeout(this.graceTimer);
+    this.timer = undefined;
+  }
+}
+
+/** The part of an error text that names its cause, for counting: `HTTP 503`, `UND_ERR_SOCKET`… */
+export function causeOf(error: string): string {
+  const colon = error.indexOf(': ');
+  return colon === -1 ? error : error.slice(0, colon);
+}

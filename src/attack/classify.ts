@@ -1,0 +1,170 @@
+import type { Outcome } from '../history/types.js';
+
+// How one answer (or one failure to get an answer) becomes an outcome. The
+// rule of DESIGN.md: ok only when the purchase surely happened, fail only
+// when it surely did not, info whenever it cannot be known. Nothing here
+// guesses: an answer that fits no rule is info, with the reason in `error`.
+
+/** The status and body rules, as `--ok-status` … `--remaining-field` give them. */
+export interface ClassifyRules {
+  /** Statuses that mean "bought" (default 200, 201). */
+  okStatus: readonly number[];
+  /** Statuses that mean "sold out" (default 410, 409). */
+  soldOutStatus: readonly number[];
+  /** When set, an ok status counts as bought only if the body matches. */
+  okBody: RegExp | null;
+  /** When set, a body that matches means sold out, whatever ok status came with it. */
+  soldOutBody: RegExp | null;
+  /** Dotted path to the remaining stock in a JSON answer; empty when the target reports none. */
+  remainingField: string;
+  /** Dotted path to the purchase id in a JSON answer; empty when the target reports none. */
+  purchaseIdField: string;
+}
+
+/** What one request became, ready to be written as an op line. */
+export interface Classified {
+  outcome: Outcome;
+  remaining: number | null;
+  purchaseId: string | null;
+  error: string | null;
+}
+
+/** Classifies a complete answer: status and the whole body text. */
+export function classifyAnswer(status: number, body: string, rules: ClassifyRules): Classified {
+  if (status >= 500) return info('http_5xx', `HTTP ${status}${shortBody(body)}`);
+  const json = new LazyJson(body);
+  const soldOut = (): Classified => ({ outcome: 'sold_out', remaining: readRemaining(json, rules).value ?? null, purchaseId: null, error: null });
+
+  // A refusal needs no body to be sure; the remaining stock is kept when given.
+  if (rules.soldOutStatus.includes(status)) return soldOut();
+
+  if (rules.okStatus.includes(status)) {
+    const saysSoldOut = rules.soldOutBody?.test(body) ?? false;
+    const saysBought = rules.okBody ? rules.okBody.test(body) : !saysSoldOut;
+    if (saysSoldOut && saysBought) return info('bad_body', `HTTP ${status} and the body matches both --ok-body and --sold-out-body${shortBody(body)}`);
+    if (saysSoldOut) return soldOut();
+    if (!saysBought) return info('bad_body', `HTTP ${status} but the body matches neither --ok-body nor --sold-out-body${shortBody(body)}`);
+    const remaining = readRemaining(json, rules);
+    if (remaining.error) return info('bad_body', `HTTP ${status}: ${remaining.error}${shortBody(body)}`);
+    return { outcome: 'bought', remaining: remaining.value ?? null, purchaseId: readPurchaseId(json, rules), error: null };
+  }
+
+  if (status >= 400) {
+    if (rules.soldOutBody?.test(body)) return soldOut();
+    // A 4xx refuses the request as sent: nothing was sold.
+    return { outcome: 'rejected', remaining: null, purchaseId: null, error: `HTTP ${status}${shortBody(body)}` };
+  }
+
+  // 1xx, 2xx and 3xx that no rule names (202 Accepted, a redirect…): the
+  // purchase may or may not have happened.
+  return info('bad_body', `HTTP ${status} matches no --ok-status or --sold-out-status rule${shortBody(body)}`);
+}
+
+/** Network and client failures: the codes undici and Node report. */
+export function classifyFailure(error: unknown): Classified {
+  const code = errorCode(error);
+  const text = `${code}${describe(error)}`;
+  switch (code) {
+    // No connection was made, so no byte of the request left: surely not bought.
+    case 'ECONNREFUSED':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return { outcome: 'conn_refused', remaining: null, purchaseId: null, error: text };
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return info('timeout', text);
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_STATUS':
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return info('bad_body', text);
+    default:
+      // ECONNRESET, EPIPE, UND_ERR_SOCKET ("other side closed") and anything
+      // unforeseen: the request may have been processed.
+      if (code.startsWith('HPE_')) return info('bad_body', text);
+      return info('conn_reset', text);
+  }
+}
+
+/** The op of a request cut off because the run was stopped: sent, unanswered, unknown. */
+export function interrupted(): Classified {
+  return info('timeout', 'interrupted: the run was stopped before an answer came');
+}
+
+function info(outcome: Outcome, error: string): Classified {
+  return { outcome, remaining: null, purchaseId: null, error };
+}
+
+function errorCode(error: unknown): string {
+  const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof code === 'string' && code !== 'UND_ERR') return code;
+  if (typeof cause?.code === 'string') return cause.code;
+  return typeof code === 'string' ? code : 'ERROR';
+}
+
+function describe(error: unknown): string {
+  const message = (error as Error)?.message;
+  return message ? `: ${message}` : '';
+}
+
+function shortBody(body: string): string {
+  if (!body) return '';
+  const flat = body.replace(/\s+/g, ' ').trim();
+  return `: ${flat.length > 120 ? `${flat.slice(0, 117)}...` : flat}`;
+}
+
+type Read<T> = { value?: T; error?: string };
+
+/** The body parsed as JSON on first use only: one answer may need two fields, or none. */
+class LazyJson {
+  private parsed: Read<unknown> | undefined;
+
+  constructor(private readonly body: string) {}
+
+  get(): Read<unknown> {
+    if (this.parsed) return this.parsed;
+    try {
+      this.parsed = { value: JSON.parse(this.body) };
+    } catch {
+      this.parsed = { error: this.body ? 'the body is not JSON' : 'the body is empty' };
+    }
+    return this.parsed;
+  }
+}
+
+function readRemaining(json: LazyJson, rules: ClassifyRules): Read<number> {
+  if (!rules.remainingField) return {};
+  const parsed = json.get();
+  if (parsed.error) return parsed as Read<number>;
+  const value = pick(parsed.value, rules.remainingField);
+  if (value === undefined) return { error: `no "${rules.remainingField}" in the body` };
+  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
+    return { error: `"${rules.remainingField}" is ${JSON.stringify(value)}, not a whole number` };
+  }
+  return { value: number };
+}
+
+function readPurchaseId(json: LazyJson, rules: ClassifyRules): string | null {
+  if (!rules.purchaseIdField) return null;
+  const parsed = json.get();
+  const value = parsed.error ? undefined : pick(parsed.value, rules.purchaseIdField);
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+}
+
+function pick(value: unknown, path: string): unknown {
+  let current = value;
+  for (const key of path.split('.')) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}

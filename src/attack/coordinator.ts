@@ -1,0 +1,303 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type Outcome, type OpType } from '../history/types.js';
+import { clockId } from '../history/clock.js';
+import { HistoryWriter } from '../history/writer.js';
+import { latencyMs, mergeHistograms } from './histogram.js';
+import { childPlans, resolvePlan, type AttackOptions, type AttackPlan } from './plan.js';
+import { preflight } from './preflight.js';
+import { outcomeRecord, type ChildMessage, type ParentMessage, type ReadyMessage, type ResultMessage } from './protocol.js';
+import type { AttackSummary } from './summary.js';
+
+const CHILD_ENTRY = fileURLToPath(new URL('./buyer-process.js', import.meta.url));
+
+/** Longest wait for every child to open its connections and reach the barrier. */
+const BARRIER_TIMEOUT_MS = 60_000;
+/** After Ctrl-C, how long requests in flight get to answer before they are cut (and recorded as info). */
+const STOP_GRACE_MS = 1000;
+/** How long a child that has reported gets to exit by itself before it is killed. */
+const EXIT_WAIT_MS = 2000;
+
+/** Live counts, for a spinner or a progress line. */
+export interface AttackProgress {
+  /** `connecting` until the barrier releases, then `running`, then `stopping` after Ctrl-C. */
+  phase: 'connecting' | 'running' | 'stopping';
+  buyers: number;
+  completed: number;
+  outcomes: Record<Outcome, number>;
+  /** Milliseconds since the barrier released (0 before). */
+  elapsedMs: number;
+}
+
+export interface AttackHooks {
+  /** Called when the plan is known, before any child starts. */
+  onPlan?(plan: AttackPlan): void;
+  /** Called at the barrier's release and after every batch of completed operations. */
+  onProgress?(progress: AttackProgress): void;
+}
+
+/** A running attack. */
+export interface Attack {
+  /** Resolves with the summary (partial when stopped); rejects on a configuration error or a child's failure. */
+  done: Promise<AttackSummary>;
+  /**
+   * First call: send nothing new, give in-flight requests a moment, write
+   * what completed, summarise. Second call: kill the children at once.
+   */
+  stop(): void;
+}
+
+interface Child {
+  index: number;
+  process: ChildProcess;
+  ready?: ReadyMessage;
+  result?: ResultMessage;
+  exited: Promise<void>;
+  hasExited: boolean;
+  /** Op lines received from it (and written). */
+  ops: number;
+}
+
+/** Runs a whole attack and resolves with its summary. */
+export function runAttack(options: AttackOptions, hooks: AttackHooks = {}): Promise<AttackSummary> {
+  return startAttack(options, hooks).done;
+}
+
+/**
+ * Forks the buyer processes, holds them at a start barrier until every one
+ * has its connections open, releases them together, writes their op lines to
+ * the history as batches arrive (acknowledging each batch only once written,
+ * which bounds memory), and merges their histograms into one summary.
+ */
+export function startAttack(options: AttackOptions, hooks: AttackHooks = {}): Attack {
+  const coordinator = new Coordinator(options, hooks);
+  return { done: coordinator.run(), stop: () => coordinator.stop() };
+}
+
+class Coordinator {
+  private plan: AttackPlan | undefined;
+  private writer: HistoryWriter | undefined;
+  private children: Child[] = [];
+  private readonly outcomes = new Array<number>(OUTCOMES.length).fill(0);
+  private completed = 0;
+  private stops = 0;
+  private releasedAt: bigint | undefined;
+  private failure: Error | undefined;
+  /** Set when the children are killed on purpose, so their exit is not a failure. */
+  private killing = false;
+  /** Wakes the waiting run loop when something it waits for happens. */
+  private wake: () => void = () => undefined;
+
+  constructor(
+    private readonly options: AttackOptions,
+    private readonly hooks: AttackHooks,
+  ) {}
+
+  stop(): void {
+    this.stops += 1;
+    if (this.releasedAt === undefined) {
+      // Not started yet: the run loop sees the stop and sends nothing.
+    } else if (this.stops === 1) {
+      for (const child of this.children) this.send(child, { cmd: 'STOP', graceMs: Math.min(STOP_GRACE_MS, this.plan?.timeoutMs ?? STOP_GRACE_MS) });
+      this.progress('stopping');
+    } else {
+      this.killAll();
+    }
+    this.wake();
+  }
+
+  async run(): Promise<AttackSummary> {
+    const plan = (this.plan = resolvePlan(this.options));
+    this.hooks.onPlan?.(plan);
+    await preflight(plan.origin);
+    this.writer = await HistoryWriter.create(plan.historyPath);
+    const startedAt = new Date().toISOString();
+    try {
+      if (this.stops === 0) {
+        const plans = childPlans(plan);
+        this.children = plans.map((childPlan) => this.forkChild(childPlan.index));
+        plans.forEach((childPlan, k) => this.send(this.children[k]!, { cmd: 'INIT', plan: childPlan }));
+      }
+      this.progress('connecting');
+
+      const barrierDeadline = Date.now() + BARRIER_TIMEOUT_MS;
+      await this.until(() => this.stops > 0 || this.children.every((child) => child.ready) || Date.now() > barrierDeadline, BARRIER_TIMEOUT_MS);
+      if (this.failure) throw this.failure;
+      if (this.stops > 0) {
+        // Stopped before the start: nothing was sent, so there is nothing to wait for.
+        this.killAll();
+      } else if (!this.children.every((child) => child.ready)) {
+        throw new Error(`the buyer processes did not all reach the start barrier within ${BARRIER_TIMEOUT_MS / 1000} s`);
+      } else {
+        // The barrier: every child has its connections open. One release
+        // time for all, on the monotonic clock the whole machine shares.
+        const readyAt = process.hrtime.bigint();
+        const releasedAt = (this.releasedAt = process.hrtime.bigint());
+        void this.writer.writeMeta({
+          kind: 'meta',
+          schema: HISTORY_SCHEMA,
+          target: plan.target,
+          buyers: plan.buyers,
+          started_at: startedAt,
+          method: plan.method,
+          quantity: plan.quantity,
+          processes: plan.processes,
+          concurrency: plan.concurrency,
+          rate: plan.rate,
+          seed: plan.seed,
+          run_id: plan.runId,
+          host_id: clockId(),
+          ready_at: readyAt,
+          released_at: releasedAt,
+        }).catch((error: Error) => this.fail(error));
+        for (const child of this.children) this.send(child, { cmd: 'START', t0: releasedAt.toString() });
+        this.progress('running');
+        await this.until(() => this.children.every((child) => child.result || child.hasExited));
+      }
+      if (this.failure) throw this.failure;
+      await this.reap();
+      await this.writer.close();
+      return this.summarise(plan, startedAt);
+    } catch (error) {
+      this.killAll();
+      await Promise.all(this.children.map((child) => child.exited));
+      await this.writer.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private forkChild(index: number): Child {
+    // No inherited execArgv (a test runner's flags are not for the child);
+    // stdout is ignored so `--json` output stays clean; stderr shows crashes.
+    const process = fork(CHILD_ENTRY, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+    const child: Child = { index, process, exited: Promise.resolve(), hasExited: false, ops: 0 };
+    child.exited = new Promise((resolve) => {
+      process.once('exit', (code, signal) => {
+        child.hasExited = true;
+        if (!child.result && !this.killing && !this.failure) {
+          this.fail(new Error(`buyer process ${index} exited (${signal ?? `code ${code}`}) before reporting its results`));
+        }
+        resolve();
+        this.wake();
+      });
+    });
+    process.on('error', (error) => this.fail(error));
+    process.on('message', (message: ChildMessage) => this.receive(child, message));
+    return child;
+  }
+
+  private receive(child: Child, message: ChildMessage): void {
+    switch (message.cmd) {
+      case 'READY':
+        child.ready = message;
+        break;
+      case 'OPS': {
+        child.ops += message.outcomes.reduce((sum, count) => sum + count, 0);
+        message.outcomes.forEach((count, k) => (this.outcomes[k]! += count));
+        this.completed += message.outcomes.reduce((sum, count) => sum + count, 0);
+        this.writer!.write(message.lines).then(
+          () => this.send(child, { cmd: 'ACK' }),
+          (error: Error) => this.fail(error),
+        );
+        this.progress(this.stops ? 'stopping' : 'running');
+        break;
+      }
+      case 'RESULT':
+        child.result = message;
+        break;
+      case 'FAILED':
+        this.fail(new Error(`buyer process ${child.index} failed: ${message.message}`));
+        break;
+    }
+    this.wake();
+  }
+
+  private send(child: Child, message: ParentMessage): void {
+    if (child.process.connected) child.process.send(message);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.killAll();
+    this.wake();
+  }
+
+  private killAll(): void {
+    this.killing = true;
+    for (const child of this.children) if (!child.hasExited) child.process.kill('SIGKILL');
+  }
+
+  /** Waits until `done()` holds (checked whenever a message or exit arrives), a failure, or `timeoutMs`. */
+  private async until(done: () => boolean, timeoutMs?: number): Promise<void> {
+    const deadline = timeoutMs === undefined ? undefined : setTimeout(() => this.wake(), timeoutMs + 10);
+    try {
+      while (!done() && !this.failure) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /** Every child has reported: let them exit, and kill any that lingers. */
+  private async reap(): Promise<void> {
+    const lingering = setTimeout(() => this.killAll(), EXIT_WAIT_MS);
+    await Promise.all(this.children.map((child) => child.exited));
+    clearTimeout(lingering);
+  }
+
+  private progress(phase: AttackProgress['phase']): void {
+    this.hooks.onProgress?.({
+      phase,
+      buyers: this.plan?.buyers ?? 0,
+      completed: this.completed,
+      outcomes: outcomeRecord(this.outcomes, OUTCOMES),
+      elapsedMs: this.releasedAt === undefined ? 0 : Number((process.hrtime.bigint() - this.releasedAt) / 1_000_000n),
+    });
+  }
+
+  private summarise(plan: AttackPlan, startedAt: string): AttackSummary {
+    const results = this.children.map((child) => child.result).filter((result): result is ResultMessage => !!result);
+    const histogram = mergeHistograms(results.map((result) => result.histogram));
+    const lastCompletion = results.reduce((last, result) => (result.lastCompletion && BigInt(result.lastCompletion) > last ? BigInt(result.lastCompletion) : last), 0n);
+    const durationNs = this.releasedAt !== undefined && lastCompletion > this.releasedAt ? lastCompletion - this.releasedAt : 0n;
+    const durationS = Number(durationNs) / 1e9;
+    // Counts come from the op lines written, so they equal the history's;
+    // a child killed at a second Ctrl-C contributes what it had sent.
+    const outcomes = outcomeRecord(this.outcomes, OUTCOMES);
+    const types: Record<OpType, number> = { ok: 0, fail: 0, info: 0 };
+    for (const outcome of OUTCOMES) types[OUTCOME_TYPE[outcome]] += outcomes[outcome];
+    const errors = new Map<string, number>();
+    for (const result of results) for (const [cause, count] of Object.entries(result.errors)) errors.set(cause, (errors.get(cause) ?? 0) + count);
+    const sent = this.children.reduce((sum, child) => sum + (child.result?.sent ?? child.ops), 0);
+    return {
+      target: plan.target,
+      method: plan.method,
+      history: plan.historyPath,
+      model: plan.rate === null ? 'closed' : 'open',
+      processes: plan.processes,
+      concurrency: plan.concurrency,
+      rate: plan.rate,
+      seed: plan.seed,
+      run_id: plan.runId,
+      started_at: startedAt,
+      buyers: plan.buyers,
+      sent,
+      completed: this.completed,
+      interrupted: this.stops > 0,
+      outcomes,
+      types,
+      duration_s: Math.round(durationS * 1e6) / 1e6,
+      requests_per_second: durationS > 0 ? Math.round((this.completed / durationS) * 10) / 10 : 0,
+      latency_ms: latencyMs(histogram),
+      late: results.reduce((sum, result) => sum + result.late, 0),
+      dropped: results.reduce((sum, result) => sum + result.dropped, 0),
+      max_lateness_ms: Math.max(0, ...results.map((result) => result.maxLatenessUs)) / 1000,
+      connections: {
+        opened: this.children.reduce((sum, child) => sum + (child.ready?.connected ?? 0), 0),
+        failed: this.children.reduce((sum, child) => sum + (child.ready?.failed ?? 0), 0),
+      },
+      errors: [...errors].map(([cause, count]) => ({ cause, count })).sort((a, b) => b.count - a.count || a.cause.localeCompare(b.cause)),
+    };
+  }
+}

@@ -1,0 +1,246 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../errors.js';
+import { compileTemplate } from './template.js';
+
+/** The target when none is given: the reference server's purchase route. */
+export const DEFAULT_TARGET = 'http://127.0.0.1:3000/buy';
+/** Buyers when neither --buyers nor --duration says how many. */
+export const DEFAULT_BUYERS = 1000;
+/**
+ * In-flight requests when --concurrency is not given: every buyer at once,
+ * but no more than this many connections (a million buyers must not open a
+ * million sockets).
+ */
+export const DEFAULT_MAX_CONCURRENCY = 1000;
+
+/** What the command line asks for; anything left out gets its documented default. */
+export interface AttackOptions {
+  /** Full URL of the purchase endpoint. */
+  target: string;
+  /** Buyers, one request each (default 1000, or rate × duration). */
+  buyers?: number | undefined;
+  /** Most requests in flight across all processes (closed model: exactly this many). */
+  concurrency?: number | undefined;
+  /** Child processes (default: CPU count). */
+  processes?: number | undefined;
+  /** Open model: arrivals per second across all processes. */
+  rate?: number | undefined;
+  /** Open model: how long arrivals keep coming, in ms (buyers = rate × duration). */
+  durationMs?: number | undefined;
+  /** Longest wait for an answer's headers, and between body chunks, in ms. */
+  timeoutMs: number;
+  /** Units each request asks for. */
+  quantity: number;
+  /** Body template; default is the reference server's JSON purchase. */
+  body?: string | undefined;
+  /** Extra headers as `Name: value` (templates allowed in the value). */
+  headers: string[];
+  method: string;
+  okStatus: number[];
+  soldOutStatus: number[];
+  /** Regular expression source; an ok status counts as bought only when the body matches. */
+  okBody?: string | undefined;
+  /** Regular expression source; a matching body means sold out. */
+  soldOutBody?: string | undefined;
+  /** Dotted path to the remaining stock in the JSON answer; empty for none. */
+  remainingField: string;
+  /** Dotted path to the purchase id in the JSON answer; empty for none. */
+  purchaseIdField: string;
+  /** Where the history goes. */
+  historyPath: string;
+  /** Seed of the open model's arrival schedule (default: random). */
+  seed?: number | undefined;
+}
+
+/** Status and body rules in a form that crosses the IPC channel (regexes as sources). */
+export interface RuleSources {
+  okStatus: number[];
+  soldOutStatus: number[];
+  okBody: string | null;
+  soldOutBody: string | null;
+  remainingField: string;
+  purchaseIdField: string;
+}
+
+/** The whole run, every default filled in and every flag checked. */
+export interface AttackPlan {
+  target: string;
+  /** `http://host:port` of the target. */
+  origin: string;
+  /** Path and query of the target. */
+  path: string;
+  method: string;
+  buyers: number;
+  concurrency: number;
+  processes: number;
+  /** Arrivals per second (open model), or null (closed model). */
+  rate: number | null;
+  timeoutMs: number;
+  quantity: number;
+  /** Body template, or null to send no body. */
+  body: string | null;
+  /** Header templates, lower-case names, Idempotency-Key included. */
+  headers: [string, string][];
+  rules: RuleSources;
+  historyPath: string;
+  seed: number;
+  /** Prefix of every request id, random per run, so a rerun never replays an earlier run's ids. */
+  runId: string;
+}
+
+/** One child's share of the plan. */
+export interface ChildPlan {
+  /** 0-based; the `process` field of its op lines. */
+  index: number;
+  /** Its buyers are the global indices index, index + processes, index + 2 × processes, … */
+  processes: number;
+  buyers: number;
+  /** Connections it opens, and most requests it has in flight. */
+  connections: number;
+  origin: string;
+  path: string;
+  method: string;
+  body: string | null;
+  headers: [string, string][];
+  rules: RuleSources;
+  rate: number | null;
+  seed: number;
+  runId: string;
+  timeoutMs: number;
+  quantity: number;
+}
+
+/** Checks the options and fills in the defaults; every mistake is a one-line ConfigError. */
+export function resolvePlan(options: AttackOptions): AttackPlan {
+  const url = parseTarget(options.target);
+  const method = options.method.toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw new ConfigError(`--method: ${JSON.stringify(options.method)} is not an HTTP method`);
+
+  const rate = options.rate ?? null;
+  if (options.durationMs !== undefined) {
+    if (rate === null) throw new ConfigError('--duration needs --rate: it sets how long arrivals keep coming in the open model');
+    if (options.buyers !== undefined) throw new ConfigError('give --buyers or --duration, not both: with --rate, --duration sets buyers = rate × duration');
+  }
+  const buyers = options.durationMs !== undefined ? Math.max(1, Math.round((rate! * options.durationMs) / 1000)) : (options.buyers ?? DEFAULT_BUYERS);
+  if (buyers < 1) throw new ConfigError('--buyers must be at least 1');
+
+  const concurrency = Math.min(options.concurrency ?? Math.min(buyers, DEFAULT_MAX_CONCURRENCY), buyers);
+  if (concurrency < 1) throw new ConfigError('--concurrency must be at least 1');
+  // Every child needs at least one connection and one buyer.
+  const processes = Math.min(options.processes ?? availableParallelism(), concurrency);
+
+  const bodyless = method === 'GET' || method === 'HEAD';
+  if (bodyless && options.body !== undefined) throw new ConfigError(`--body cannot be sent with ${method}`);
+  const body = bodyless ? null : (options.body ?? `{"buyer_id":"{{buyer}}","quantity":{{quantity}}}`);
+  compileTemplate(body ?? '', '--body');
+
+  const headers = parseHeaders(options.headers);
+  if (body !== null && !headers.some(([name]) => name === 'content-type')) headers.push(['content-type', 'application/json']);
+  if (!headers.some(([name]) => name === 'idempotency-key')) headers.push(['idempotency-key', '{{request_id}}']);
+
+  const rules: RuleSources = {
+    okStatus: options.okStatus,
+    soldOutStatus: options.soldOutStatus,
+    okBody: checkRegex(options.okBody, '--ok-body'),
+    soldOutBody: checkRegex(options.soldOutBody, '--sold-out-body'),
+    remainingField: options.remainingField.trim(),
+    purchaseIdField: options.purchaseIdField.trim(),
+  };
+  const overlap = rules.okStatus.filter((status) => rules.soldOutStatus.includes(status));
+  if (overlap.length > 0) {
+    throw new ConfigError(`status ${overlap.join(', ')} is in both --ok-status and --sold-out-status; tell them apart with --ok-body / --sold-out-body instead`);
+  }
+
+  return {
+    target: url.href,
+    origin: url.origin,
+    path: `${url.pathname}${url.search}`,
+    method,
+    buyers,
+    concurrency,
+    processes,
+    rate,
+    timeoutMs: options.timeoutMs,
+    quantity: options.quantity,
+    body,
+    headers,
+    rules,
+    historyPath: options.historyPath,
+    seed: options.seed ?? randomInt(0, 2 ** 31),
+    runId: randomBytes(6).toString('hex'),
+  };
+}
+
+/** Splits the plan over its child processes: connections as evenly as they go, buyers interleaved. */
+export function childPlans(plan: AttackPlan): ChildPlan[] {
+  return Array.from({ length: plan.processes }, (_, index) => ({
+    index,
+    processes: plan.processes,
+    buyers: plan.buyers,
+    connections: Math.floor(plan.concurrency / plan.processes) + (index < plan.concurrency % plan.processes ? 1 : 0),
+    origin: plan.origin,
+    path: plan.path,
+    method: plan.method,
+    body: plan.body,
+    headers: plan.headers,
+    rules: plan.rules,
+    rate: plan.rate,
+    seed: plan.seed,
+    runId: plan.runId,
+    timeoutMs: plan.timeoutMs,
+    quantity: plan.quantity,
+  }));
+}
+
+/** How many of the run's buyers a child gets. */
+export function buyersOf(child: Pick<ChildPlan, 'index' | 'processes' | 'buyers'>): number {
+  return child.index < child.buyers ? Math.ceil((child.buyers - child.index) / child.processes) : 0;
+}
+
+/** The buyer id of the i-th buyer. */
+export function buyerId(i: number): string {
+  return `b-${i}`;
+}
+
+/** The request id (and Idempotency-Key) of the i-th buyer's request. */
+export function requestId(runId: string, i: number): string {
+  return `${runId}-${i}`;
+}
+
+function parseTarget(target: string): URL {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new ConfigError(`--target: ${JSON.stringify(target)} is not a URL (e.g. ${DEFAULT_TARGET})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`--target: ${url.protocol} is not supported; use an http:// or https:// URL`);
+  }
+  if (url.username || url.password) throw new ConfigError('--target: put credentials in a --header (e.g. Authorization: Bearer …), not in the URL');
+  return url;
+}
+
+function parseHeaders(headers: string[]): [string, string][] {
+  return headers.map((header) => {
+    const colon = header.indexOf(':');
+    const name = header.slice(0, colon).trim().toLowerCase();
+    if (colon < 1 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      throw new ConfigError(`--header: expected Name:value, got ${JSON.stringify(header)}`);
+    }
+    const value = header.slice(colon + 1).trim();
+    compileTemplate(value, `--header ${name}`);
+    return [name, value];
+  });
+}
+
+function checkRegex(source: string | undefined, flag: string): string | null {
+  if (source === undefined) return null;
+  try {
+    new RegExp(source);
+  } catch (error) {
+    throw new ConfigError(`${flag}: not a regular expression: ${(error as Error).message}`);
+  }
+  return source;
+}

@@ -1,0 +1,53 @@
+import type { Outcome, OpType } from '../history/types.js';
+import type { LatencyMs } from './histogram.js';
+
+/**
+ * What `flashsale attack` reports: the same object is the `--json` output
+ * and the source of the table, so the two can never disagree.
+ */
+export interface AttackSummary {
+  /** The URL attacked. */
+  target: string;
+  method: string;
+  /** The history file written. */
+  history: string;
+  /** `closed` (C in flight) or `open` (arrivals at a rate). */
+  model: 'closed' | 'open';
+  processes: number;
+  concurrency: number;
+  /** Arrivals per second (open model), or null. */
+  rate: number | null;
+  seed: number;
+  /** Prefix of this run's request ids. */
+  run_id: string;
+  /** Wall-clock start, ISO 8601. */
+  started_at: string;
+  /** Buyers planned. */
+  buyers: number;
+  /** Requests handed to the HTTP client. */
+  sent: number;
+  /** Operations completed and written to the history (one line each). */
+  completed: number;
+  /** True when Ctrl-C (or a signal) stopped the run early: the figures are partial. */
+  interrupted: boolean;
+  /** Operations per outcome. */
+  outcomes: Record<Outcome, number>;
+  /** Operations per type: ok (surely bought), fail (surely not), info (unknown). */
+  types: Record<OpType, number>;
+  /** From the start barrier's release to the last completion. */
+  duration_s: number;
+  /** Completed operations per second over that duration. */
+  requests_per_second: number;
+  /** Latency from invocation (closed) or intended send time (open), merged over all processes; null if nothing completed. */
+  latency_ms: LatencyMs | null;
+  /** Open model: arrivals sent more than a few ms after their intended time. */
+  late: number;
+  /** Open model: arrivals never sent (overdue past the timeout, or pending at a stop). */
+  dropped: number;
+  /** Open model: largest delay between an arrival's intended and actual send time. */
+  max_lateness_ms: number;
+  /** Connections opened before the start barrier, and those that failed to open. */
+  connections: { opened: number; failed: number };
+  /** Causes of outcomes other than bought and sold_out, most frequent first. */
+  errors: { cause: string; count: number }[];
+}

@@ -1,0 +1,112 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { startAttack } from '../attack/coordinator.js';
+import { DEFAULT_TARGET } from '../attack/plan.js';
+import { progressReporter } from '../attack/progress.js';
+import { attackSummaryJson, renderAttackSummary } from '../report/attack-summary.js';
+import type { CommandResult } from './result.js';
+import { duration, wholeNumber } from './options.js';
+
+/** Exit code of a run cut short by Ctrl-C (128 + SIGINT), so a script never takes it for a whole run. */
+const EXIT_INTERRUPTED = 130;
+
+interface AttackFlags {
+  target: string;
+  buyers?: number;
+  concurrency?: number;
+  processes?: number;
+  rate?: number;
+  duration?: number;
+  timeout: number;
+  quantity: number;
+  body?: string;
+  header: string[];
+  method: string;
+  okStatus: number[];
+  soldOutStatus: number[];
+  okBody?: string;
+  soldOutBody?: string;
+  remainingField: string;
+  purchaseIdField: string;
+  history: string;
+  json?: boolean;
+  seed?: number;
+}
+
+export function attackCommand(finish: (result: CommandResult) => void): Command {
+  return new Command('attack')
+    .description('fire a stampede of buyers at a purchase endpoint from several processes, and record every answer in a history file')
+    .option('--target <url>', 'the purchase endpoint', DEFAULT_TARGET)
+    .option('--buyers <n>', 'buyers, one request each (default 1000)', wholeNumber(1, 1_000_000_000))
+    .option('--concurrency <c>', 'requests in flight at most, across all processes (default: every buyer at once, up to 1000)', wholeNumber(1, 100_000))
+    .option('--processes <p>', 'attacking child processes (default: CPU count)', wholeNumber(1, 256))
+    .option('--rate <r>', 'open model: arrivals per second, Poisson; latency counts from each arrival\'s intended time', wholeNumber(1, 10_000_000))
+    .option('--duration <duration>', 'open model: how long arrivals keep coming, e.g. 30s (sets buyers = rate x duration)', duration(1))
+    .option('--timeout <duration>', 'longest wait for an answer (headers, then between body chunks)', duration(1), 5000)
+    .option('--quantity <q>', 'units each buyer asks for ({{quantity}} in the body)', wholeNumber(1, 1_000_000), 1)
+    .option('--body <template>', 'request body, with {{buyer}}, {{request_id}}, {{i}}, {{quantity}} (default: {"buyer_id":"{{buyer}}","quantity":{{quantity}}})')
+    .option('--header <name:value>', 'extra request header, repeatable; templates allowed in the value', collect, [])
+    .option('--method <method>', 'HTTP method', 'POST')
+    .option('--ok-status <list>', 'statuses that mean bought', statusList, [200, 201])
+    .option('--sold-out-status <list>', 'statuses that mean sold out', statusList, [410, 409])
+    .option('--ok-body <regex>', 'with an ok status, count as bought only when the body matches')
+    .option('--sold-out-body <regex>', 'a body that matches means sold out (for servers that answer 200 to everything)')
+    .option('--remaining-field <path>', 'dotted path to the remaining stock in a JSON answer; "" if there is none', 'remaining_stock')
+    .option('--purchase-id-field <path>', 'dotted path to the purchase id in a JSON answer; "" if there is none', 'purchase_id')
+    .option('--history <file>', 'history file to write (JSON Lines)', 'flashsale-history.jsonl')
+    .option('--json', 'print the summary as one JSON object on stdout, nothing else there')
+    .option('--seed <n>', 'seed of the open model\'s arrival schedule (default: random; the summary shows it)', wholeNumber(0, 2 ** 31 - 1))
+    .action(async (flags: AttackFlags) => {
+      const progress = progressReporter({ json: !!flags.json });
+      const attack = startAttack(
+        {
+          target: flags.target,
+          buyers: flags.buyers,
+          concurrency: flags.concurrency,
+          processes: flags.processes,
+          rate: flags.rate,
+          durationMs: flags.duration,
+          timeoutMs: flags.timeout,
+          quantity: flags.quantity,
+          body: flags.body,
+          headers: flags.header,
+          method: flags.method,
+          okStatus: flags.okStatus,
+          soldOutStatus: flags.soldOutStatus,
+          okBody: flags.okBody,
+          soldOutBody: flags.soldOutBody,
+          remainingField: flags.remainingField,
+          purchaseIdField: flags.purchaseIdField,
+          historyPath: flags.history,
+          seed: flags.seed,
+        },
+        { onProgress: (update) => progress.update(update) },
+      );
+      // First Ctrl-C: stop and summarise what was done; a second one kills the children.
+      const onSignal = () => attack.stop();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const summary = await attack.done;
+        progress.stop();
+        process.stdout.write(flags.json ? attackSummaryJson(summary) : renderAttackSummary(summary));
+        finish({ exitCode: summary.interrupted ? EXIT_INTERRUPTED : 0 });
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** A comma-separated list of HTTP statuses, e.g. `200,201`. */
+function statusList(value: string): number[] {
+  const statuses = value.split(',').map((part) => part.trim());
+  if (statuses.some((status) => !/^[1-5]\d\d$/.test(status))) {
+    throw new InvalidArgumentError(`expected HTTP statuses such as 200,201, got ${JSON.stringify(value)}.`);
+  }
+  return statuses.map(Number);
+}

@@ -1,0 +1,65 @@
+import Table from 'cli-table3';
+import type { AttackSummary } from '../attack/summary.js';
+import { OUTCOMES, OUTCOME_TYPE } from '../history/types.js';
+
+/** Causes of errors listed under the table; the JSON has them all. */
+const ERRORS_SHOWN = 5;
+
+/** The summary as one JSON object (one line), for `--json`. */
+export function attackSummaryJson(summary: AttackSummary): string {
+  return `${JSON.stringify(summary)}\n`;
+}
+
+/** The summary for a person: a headline, the outcome table, the rate and latency table, notes. */
+export function renderAttackSummary(summary: AttackSummary): string {
+  const model = summary.model === 'open' ? `open model at ${summary.rate}/s (seed ${summary.seed})` : 'closed model';
+  const lines = [
+    `flashsale attack: ${summary.method} ${summary.target}`,
+    `  ${summary.buyers} buyers, ${model}, ${summary.concurrency} in flight at most, ${summary.processes} processes`,
+  ];
+  if (summary.interrupted) {
+    lines.push(`  INTERRUPTED: partial results, ${summary.completed} of ${summary.buyers} buyers completed`);
+  }
+
+  // Colour would need a terminal; the table is plain so it reads the same in CI logs.
+  const style = { head: [], border: [] };
+  // No rule between body rows: a compact table that still lines up.
+  const chars = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+  const outcomes = new Table({ head: ['outcome', 'type', 'count'], colAligns: ['left', 'left', 'right'], style, chars });
+  for (const outcome of OUTCOMES) outcomes.push([outcome, OUTCOME_TYPE[outcome], String(summary.outcomes[outcome])]);
+  outcomes.push(['total', '', String(summary.completed)]);
+  lines.push(outcomes.toString());
+  lines.push(`  ok ${summary.types.ok} (surely bought) · fail ${summary.types.fail} (surely not) · info ${summary.types.info} (unknown)`);
+
+  const latency = summary.latency_ms;
+  const figures = new Table({
+    head: ['req/s', 'duration', 'latency ms: min', 'p50', 'p90', 'p99', 'max'],
+    colAligns: ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    style,
+    chars,
+  });
+  figures.push([
+    summary.requests_per_second.toFixed(1),
+    `${summary.duration_s.toFixed(3)} s`,
+    ...(latency ? [latency.min, latency.p50, latency.p90, latency.p99, latency.max].map(milliseconds) : ['-', '-', '-', '-', '-']),
+  ]);
+  lines.push(figures.toString());
+
+  if (summary.model === 'open') {
+    lines.push(`  arrivals: ${summary.late} late (sent > 5 ms after their time, worst ${milliseconds(summary.max_lateness_ms)} ms), ${summary.dropped} dropped`);
+  }
+  if (summary.connections.failed > 0) {
+    lines.push(`  connections: ${summary.connections.opened} opened before the start, ${summary.connections.failed} failed to open`);
+  }
+  if (summary.errors.length > 0) {
+    lines.push('  causes:');
+    for (const { cause, count } of summary.errors.slice(0, ERRORS_SHOWN)) lines.push(`    ${String(count).padStart(7)}  ${cause}`);
+    if (summary.errors.length > ERRORS_SHOWN) lines.push(`    … ${summary.errors.length - ERRORS_SHOWN} more causes (see --json or the history)`);
+  }
+  lines.push(`  history: ${summary.history} (${summary.completed} operations)`);
+  return `${lines.join('\n')}\n`;
+}
+
+function milliseconds(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
