@@ -84,6 +84,11 @@ export interface Session {
   inventory(sku: string): Promise<Inventory | undefined>;
   /** Every ledger row of an item, oldest first. */
   purchases(sku: string): Promise<PurchaseRow[]>;
+  /**
+   * Runs SQL the user wrote for their own schema (`verify --stock-sql`,
+   * `--ledger-sql`) and returns its rows keyed by column name.
+   */
+  select(sql: string): Promise<Array<Record<string, unknown>>>;
 }
 
 /** A database behind one URL: a pool (or SQLite's single connection) of Sessions. */

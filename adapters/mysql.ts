@@ -172,6 +172,14 @@ class MysqlSession implements Session {
   async purchases(sku: string): Promise<PurchaseRow[]> {
     return (await this.execute<Array<PurchaseRecord & RowDataPacket>>(SQL.purchases, [sku])).map(toPurchaseRow);
   }
+  async select(sql: string): Promise<Array<Record<string, unknown>>> {
+    try {
+      const [rows] = await this.connection.query<RowDataPacket[]>(sql);
+      return rows;
+    } catch (error) {
+      throw translate(error, this.label);
+    }
+  }
 }
 
 function stockRow(row: RowDataPacket | undefined): StockRow | undefined {

@@ -161,6 +161,9 @@ class PostgresSession implements Session {
   async purchases(sku: string): Promise<PurchaseRow[]> {
     return (await this.query<PurchaseRecord>(SQL.purchases, [sku])).rows.map(toPurchaseRow);
   }
+  async select(sql: string): Promise<Array<Record<string, unknown>>> {
+    return (await this.query<Record<string, unknown>>({ text: sql })).rows;
+  }
 }
 
 function stockRow(row: { stock: number; version: string } | undefined): StockRow | undefined {

@@ -167,6 +167,9 @@ class SqliteSession implements Session {
   purchases(sku: string): Promise<PurchaseRow[]> {
     return this.run(() => (this.statement(SQL.purchases).all(sku) as PurchaseRecord[]).map(toPurchaseRow));
   }
+  select(sql: string): Promise<Array<Record<string, unknown>>> {
+    return this.run(() => this.db.prepare(sql).all() as Array<Record<string, unknown>>);
+  }
 }
 
 export class SqliteAdapter implements Adapter {
