@@ -5,6 +5,7 @@ import { attackCommand } from './attack.js';
 import type { CommandResult } from './result.js';
 import { resetCommand } from './reset.js';
 import { serveCommand } from './serve.js';
+import { verifyCommand } from './verify.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,7 +15,7 @@ export function buildProgram(finish: (result: CommandResult) => void): Command {
     .description('Prove that a limited-stock purchase endpoint never oversells, never undersells, and tells every buyer the truth.')
     .version(packageJson.version, '-v, --version')
     .exitOverride();
-  for (const command of [serveCommand(finish), attackCommand(finish), resetCommand(finish)]) {
+  for (const command of [serveCommand(finish), attackCommand(finish), verifyCommand(finish), resetCommand(finish)]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -1,0 +1,57 @@
+import { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import { verdictJunit } from '../report/junit.js';
+import { renderVerdict, verdictJson } from '../report/verdict-table.js';
+import { verify } from '../verify/verify.js';
+import type { CommandResult } from './result.js';
+import { wholeNumber } from './options.js';
+
+interface VerifyFlags {
+  history: string[];
+  db?: string;
+  sku: string;
+  initialStock?: number;
+  stockSql?: string;
+  ledgerSql?: string;
+  maxErrors: number;
+  json?: boolean;
+  junit?: string;
+  strict?: boolean;
+}
+
+export function verifyCommand(finish: (result: CommandResult) => void): Command {
+  return new Command('verify')
+    .description('audit a run: the history of HTTP answers against the final database state')
+    .option('--history <file...>', 'history file(s) written by attack; several shards of one run merge', ['flashsale-history.jsonl'])
+    .option('--db <url>', 'database to audit: sqlite:PATH, postgres://…, mysql://… (without it, only the history checks decide)')
+    .option('--sku <sku>', 'item of the reference schema', 'A')
+    .option('--initial-stock <n>', 'stock before the run (default: the reference schema\'s initial_stock)', wholeNumber(0))
+    .option('--stock-sql <sql>', 'your schema: SQL returning the final stock (one row, one number)')
+    .option('--ledger-sql <sql>', 'your schema: SQL returning ledger rows with quantity, and request_id and stock_after if you have them')
+    .option('--max-errors <n>', 'unknown outcomes (timeouts, 5xx, resets) tolerated by E1', wholeNumber(0), 0)
+    .option('--json', 'print the whole verdict as JSON on stdout')
+    .option('--junit <file>', 'also write the verdict as JUnit XML, one test case per check')
+    .option('--strict', 'treat UNKNOWN checks as failures (exit 1)')
+    .action(async (flags: VerifyFlags) => {
+      const verdict = await verify({
+        histories: flags.history,
+        db: flags.db,
+        sku: flags.sku,
+        initialStock: flags.initialStock,
+        stockSql: flags.stockSql,
+        ledgerSql: flags.ledgerSql,
+        maxErrors: flags.maxErrors,
+      });
+      if (flags.junit) {
+        try {
+          await writeFile(flags.junit, verdictJunit(verdict));
+        } catch (error) {
+          throw new ConfigError(`cannot write the JUnit report ${flags.junit}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        }
+      }
+      process.stdout.write(flags.json ? verdictJson(verdict) : renderVerdict(verdict));
+      const undecided = flags.strict && verdict.checks.some((check) => check.status === 'UNKNOWN');
+      finish({ exitCode: verdict.status === 'FAIL' || undecided ? 1 : 0 });
+    });
+}

@@ -1,0 +1,46 @@
+import Table from 'cli-table3';
+import type { Verdict } from '../verify/verdict.js';
+
+/** Widest a witness line is printed before it is cut; the JSON keeps it whole. */
+const WITNESS_WIDTH = 220;
+
+/**
+ * The verdict for a person: one row per check (PASS / FAIL / UNKNOWN and the
+ * counts it used), then each failure's witnesses, then the bottom line.
+ */
+export function renderVerdict(verdict: Verdict, columns = process.stdout.columns): string {
+  // Plain table: it reads the same in a terminal and in a CI log.
+  const table = new Table({
+    head: ['check', 'result', 'detail'],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    // Fit the terminal when there is one; CI logs get a fixed, readable width.
+    colWidths: [28, 11, Math.max(40, (columns || 130) - 45)],
+    wordWrap: true,
+  });
+  for (const check of verdict.checks) {
+    const detail = check.status === 'UNKNOWN' ? `${check.reason}${check.summary ? ` (${check.summary})` : ''}` : check.summary;
+    const result = check.status === 'FAIL' ? `FAIL ×${check.violations}` : check.status;
+    table.push([`${check.id} ${check.name}`, result, detail]);
+  }
+  const lines = [table.toString()];
+  for (const check of verdict.checks.filter((c) => c.status === 'FAIL')) {
+    lines.push(`${check.id} ${check.name}: ${check.violations} violation${check.violations === 1 ? '' : 's'}${check.violations > check.witnesses.length ? `, first ${check.witnesses.length} shown` : ''}`);
+    for (const witness of check.witnesses) {
+      lines.push(`  - ${witness.message}`);
+      for (const op of witness.operations ?? []) lines.push(`      op  ${cut(op)}`);
+      for (const row of witness.rows ?? []) lines.push(`      row ${cut(row)}`);
+    }
+  }
+  lines.push(`verdict: ${verdict.headline}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function cut(text: string): string {
+  return text.length > WITNESS_WIDTH ? `${text.slice(0, WITNESS_WIDTH - 1)}…` : text;
+}
+
+/** The whole verdict as one JSON document, for `--json`. */
+export function verdictJson(verdict: Verdict): string {
+  return `${JSON.stringify(verdict, null, 2)}\n`;
+}
