@@ -162,11 +162,8 @@ export class BuyerProcess {
     if (this.stopping || this.finished) return;
     this.stopping = true;
     clearTimeout(this.timer);
-    if (this.pending) {
-      this.dropped += 1;
-      while (this.schedule!.next()) this.dropped += 1;
-      this.pending = null;
-    }
+    // Arrivals still to come are simply not sent: the summary shows sent < buyers.
+    this.pending = null;
     this.graceTimer = setTimeout(() => {
       this.cut = true;
       void this.pool?.destroy();

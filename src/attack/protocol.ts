@@ -72,7 +72,7 @@ export interface ResultMessage {
   sent: number;
   /** Open model: arrivals sent later than intended by more than LATE_AFTER_MS. */
   late: number;
-  /** Arrivals never sent: overdue by more than the timeout, or pending when the run was stopped. */
+  /** Open model: arrivals never sent because they were overdue by more than the timeout. */
   dropped: number;
   /** Largest lateness of a sent arrival, microseconds. */
   maxLatenessUs: number;

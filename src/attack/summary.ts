@@ -42,7 +42,7 @@ export interface AttackSummary {
   latency_ms: LatencyMs | null;
   /** Open model: arrivals sent more than a few ms after their intended time. */
   late: number;
-  /** Open model: arrivals never sent (overdue past the timeout, or pending at a stop). */
+  /** Open model: arrivals never sent because no connection was free within the timeout of their intended time. */
   dropped: number;
   /** Open model: largest delay between an arrival's intended and actual send time. */
   max_lateness_ms: number;

@@ -52,13 +52,14 @@ export async function* readHistory(path: string): AsyncGenerator<HistoryRecord> 
   }
   if (rest.trim() !== '') {
     lineNumber += 1;
-    // The writer ends every line with a newline; a last line without one was
-    // cut short (the run was killed mid-write) unless it still parses whole.
+    // The writer ends every line with a newline; a last line without one that
+    // is not even JSON was cut short (the run was killed mid-write).
     try {
-      yield parseHistoryLine(rest, `${path}:${lineNumber}`, lineNumber === 1);
+      JSON.parse(rest);
     } catch (error) {
       throw new HistoryFormatError(`${path}:${lineNumber}: the last line is cut short (was the attack killed while writing?)`, { cause: error });
     }
+    yield parseHistoryLine(rest, `${path}:${lineNumber}`, lineNumber === 1);
   }
   if (lineNumber === 0) throw new HistoryFormatError(`${path} is empty: not a flashsale history`);
 }

@@ -95,7 +95,17 @@ export class HistoryWriter {
   }
 }
 
+const REASONS: Record<string, string> = {
+  ENOENT: 'its folder does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a folder',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+};
+
 function historyError(path: string, error: unknown): ConfigError {
-  const reason = (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message ?? String(error);
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const reason = code ? `${REASONS[code] ?? code} (${code})` : ((error as Error)?.message ?? String(error));
   return new ConfigError(`cannot write the history file ${path}: ${reason}`, { cause: error });
 }
