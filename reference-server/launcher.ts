@@ -18,8 +18,10 @@ export interface ServeOptions extends AdapterOptions {
   itemName: string;
   /** Units the item is created with when it does not exist yet. */
   stock: number;
-  /** Server processes sharing the port; 1 runs in this process. */
+  /** Server processes sharing the port; 1 runs in this process unless `separateProcess`. */
   workers: number;
+  /** Serve from a child process even with one worker, so the caller's event loop stays its own (prove does). */
+  separateProcess?: boolean;
   strategy: StrategyName;
   adminToken?: string | undefined;
 }
@@ -60,7 +62,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const described = { databaseLabel: adapter.label, databaseVersion, inventory: prepared.inventory, seeded: prepared.created };
 
-  if (options.workers <= 1) {
+  if (options.workers <= 1 && !options.separateProcess) {
     const server = createReferenceServer({ adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken });
     let port: number;
     try {

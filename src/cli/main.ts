@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { EXIT_USAGE, FlashsaleError } from '../errors.js';
 import { attackCommand } from './attack.js';
 import type { CommandResult } from './result.js';
+import { proveCommand } from './prove.js';
 import { resetCommand } from './reset.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
@@ -15,7 +16,7 @@ export function buildProgram(finish: (result: CommandResult) => void): Command {
     .description('Prove that a limited-stock purchase endpoint never oversells, never undersells, and tells every buyer the truth.')
     .version(packageJson.version, '-v, --version')
     .exitOverride();
-  for (const command of [serveCommand(finish), attackCommand(finish), verifyCommand(finish), resetCommand(finish)]) {
+  for (const command of [serveCommand(finish), attackCommand(finish), verifyCommand(finish), proveCommand(finish), resetCommand(finish)]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -65,7 +65,7 @@ export async function loadHistories(paths: readonly string[]): Promise<LoadedHis
  */
 function clockOf(metas: HistoryMeta[]): LoadedHistory['realtime'] {
   if (metas.length === 1) return { exact: true };
-  const hosts = new Set(metas.map((meta) => (meta as { host_id?: string }).host_id || '(none)'));
+  const hosts = new Set(metas.map((meta) => meta.host_id || '(none)'));
   if (hosts.size === 1 && !hosts.has('(none)')) return { exact: true };
   return {
     exact: false,
