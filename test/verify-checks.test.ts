@@ -9,14 +9,14 @@ import type { CheckResult } from '../src/verify/verdict.js';
 import { judge } from '../src/verify/verify.js';
 
 function op(requestId: string, type: Operation['type'], outcome: Operation['outcome'], invoke: number, complete: number, remaining: number | null, quantity = 1): Operation {
-  return { type, outcome, invoke, complete, remaining, quantity, requestId, buyer: `buyer-${requestId}`, process: 0, status: null, error: null, source: `crafted:${requestId}` };
+  return { type, outcome, invoke, complete, remaining, quantity, requestId, buyer: `buyer-${requestId}`, process: 0, status: null, error: null, file: 'crafted', line: 1 };
 }
 const ok = (id: string, invoke: number, complete: number, remaining: number | null, quantity = 1) => op(id, 'ok', 'bought', invoke, complete, remaining, quantity);
 const soldOut = (id: string, invoke: number, complete: number, quantity = 1) => op(id, 'fail', 'sold_out', invoke, complete, 0, quantity);
 const rejected = (id: string, invoke: number, complete: number) => op(id, 'fail', 'rejected', invoke, complete, null);
 const info = (id: string, invoke: number, complete = invoke + 100) => ({ ...op(id, 'info', 'timeout', invoke, complete, null), error: 'no answer within 5000 ms' });
 
-const row = (requestId: string, stockAfter: number, quantity = 1): LedgerEntry => ({ requestId, stockAfter, quantity, label: `row ${requestId}` });
+const row = (requestId: string, stockAfter: number, quantity = 1): LedgerEntry => ({ requestId, stockAfter, quantity, id: requestId });
 const state = (finalStock: number, ledger?: LedgerEntry[]): FinalState => ({
   finalStock,
   ledger,
@@ -137,7 +137,7 @@ describe('D3 ledger-vs-responses', () => {
     assert.match(result.summary, /recovered 1/);
   });
   test('is UNKNOWN when the ledger has no request ids, and says which column to add', () => {
-    const result = check('D3', { stock: 2, ops: [ok('a', 0, 1, 1)], final: { ...state(1, [{ quantity: 1, label: 'row 1' }]), columns: { requestId: false, stockAfter: false } } });
+    const result = check('D3', { stock: 2, ops: [ok('a', 0, 1, 1)], final: { ...state(1, [{ quantity: 1, id: 1 }]), columns: { requestId: false, stockAfter: false } } });
     assert.equal(result.status, 'UNKNOWN');
     assert.match(result.reason!, /request_id column/);
   });

@@ -39,7 +39,8 @@ function toOperation(op: SmallOp, index: number): Operation {
     process: 0,
     status: null,
     error: null,
-    source: `op ${index}`,
+    file: 'generated',
+    line: index + 2,
   };
 }
 

@@ -34,12 +34,7 @@ export async function readFinalState(source: FinalStateSource): Promise<ReadStat
 
 async function readReference(adapter: Adapter, sku: string): Promise<ReadState> {
   const inventory = await readInventory(adapter, sku);
-  const ledger: LedgerEntry[] = (await readLedger(adapter, sku)).map((row) => ({
-    requestId: row.requestId,
-    quantity: row.quantity,
-    stockAfter: row.stockAfter,
-    label: `purchase ${row.id} (buyer ${row.buyerId})`,
-  }));
+  const ledger: LedgerEntry[] = await readLedger(adapter, sku);
   return {
     state: { finalStock: inventory.current_stock, ledger, columns: { requestId: true, stockAfter: true }, source: `${adapter.label} sku ${sku}` },
     initialStock: inventory.initial_stock,
@@ -63,7 +58,8 @@ async function readForeign(adapter: Adapter, stockSql: string, ledgerSql: string
       requestId: columns.requestId ? String(row.request_id) : undefined,
       quantity: row.quantity === undefined ? 1 : wholeNumber(row.quantity, '--ledger-sql', 'quantity'),
       stockAfter: columns.stockAfter ? wholeNumber(row.stock_after, '--ledger-sql', 'stock_after') : undefined,
-      label: row.id !== undefined ? `row id ${String(row.id)}` : `row ${index + 1}`,
+      id: row.id !== undefined && row.id !== null ? String(row.id) : `#${index + 1}`,
+      buyerId: row.buyer_id !== undefined && row.buyer_id !== null ? String(row.buyer_id) : undefined,
     }));
   }
   return { state: { finalStock, ledger, columns, source: `${adapter.label} (your SQL)` }, initialStock: undefined };

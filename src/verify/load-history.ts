@@ -51,7 +51,8 @@ export async function loadHistories(paths: readonly string[]): Promise<LoadedHis
         process: record.process,
         status: record.status,
         error: record.error,
-        source: `${name}:${line}`,
+        file: name,
+        line,
       });
     }
   }

@@ -23,8 +23,10 @@ export interface Operation {
   process: number;
   status: number | null;
   error: string | null;
-  /** Where it came from, for witnesses: `file:line`. */
-  source: string;
+  /** The history file it came from (one shared string per file), for witnesses. */
+  file: string;
+  /** Its line in that file. */
+  line: number;
 }
 
 /** The relation the real-time checks rest on: a completed before b was invoked. */
@@ -41,7 +43,7 @@ export function describeOperation(op: Operation): string {
         ? `${op.outcome}${op.remaining !== null ? `, remaining ${op.remaining}` : ''}`
         : `${op.outcome}${op.error ? ` (${op.error})` : ''}`;
   const completed = Number.isFinite(op.complete) ? `${formatMs(op.complete)}` : 'never';
-  return `${op.buyer} request ${op.requestId}: ${answer}; invoked ${formatMs(op.invoke)}, completed ${completed} [${op.source}]`;
+  return `${op.buyer} request ${op.requestId}: ${answer}; invoked ${formatMs(op.invoke)}, completed ${completed} [${op.file}:${op.line}]`;
 }
 
 function formatMs(ns: number): string {

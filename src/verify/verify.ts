@@ -42,7 +42,8 @@ export interface Evidence {
 /** Runs every check over operations already in memory: the core that tests drive directly. */
 export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
   const facts: HistoryFacts = { ops, initialStock: evidence.initialStock, finalStock: evidence.state?.finalStock, realtime: evidence.realtime };
-  const checks = [...httpChecks(facts), ...databaseChecks(facts, evidence.state), errorBudget(ops, evidence.maxErrors)];
+  const historyResults = httpChecks(facts);
+  const checks = [...historyResults, ...databaseChecks(facts, evidence.state, historyResults), errorBudget(ops, evidence.maxErrors)];
   const types = { ok: 0, fail: 0, info: 0 };
   for (const op of ops) types[op.type] += 1;
   return {
