@@ -1,5 +1,5 @@
 import { isIPv6, type Socket } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import { buildConnector, Client, type Dispatcher } from 'undici';
 import { OUTCOMES, OUTCOME_TYPE, type Outcome } from '../history/types.js';
 import { formatOpLine } from '../history/writer.js';
 import { ArrivalSchedule } from './arrivals.js';
@@ -37,7 +37,9 @@ export class BuyerProcess {
   private readonly histogram = newHistogram();
   private readonly total: number;
   private readonly timeoutNs: bigint;
-  private pool: Pool | undefined;
+  /** One undici Client per connection: a request goes to a free one, so none ever queues. */
+  private clients: Client[] = [];
+  private free: Client[] = [];
   private warm: Socket[] = [];
 
   // Progress of the run.
@@ -114,24 +116,28 @@ export class BuyerProcess {
       );
     }
     const warm = this.warm;
-    this.pool = new Pool(this.plan.origin, {
-      connections: this.plan.connections,
+    const connected = warm.length;
+    const options: Client.Options = {
       pipelining: 1,
       headersTimeout: this.plan.timeoutMs,
       bodyTimeout: this.plan.timeoutMs,
       maxResponseSize: MAX_RESPONSE_BYTES,
-      // Each new client takes a warmed socket while any is left open. The
-      // callback must not run synchronously: undici's client is still
-      // setting up when it calls the connector.
-      connect: (options, callback) => {
+      // A client takes a warmed socket while any is left open, and connects
+      // anew after a reset. The callback must not run synchronously: undici's
+      // client is still setting up when it calls the connector.
+      connect: (where, callback) => {
         for (let socket = warm.pop(); socket; socket = warm.pop()) {
           if (!socket.destroyed && socket.readyState === 'open') return process.nextTick(callback, null, socket);
           socket.destroy();
         }
-        connector(options, callback);
+        connector(where, callback);
       },
-    });
-    return { cmd: 'READY', connected: warm.length, failed, error };
+    };
+    // Clients rather than a Pool: the child already knows which connection is
+    // free, and a Pool would search for one on every request.
+    this.clients = Array.from({ length: this.plan.connections }, () => new Client(this.plan.origin, options));
+    this.free = [...this.clients];
+    return { cmd: 'READY', connected, failed, error };
   }
 
   /** Fires every buyer from `t0` (hrtime ns, the barrier's release); resolves with the totals. */
@@ -166,7 +172,7 @@ export class BuyerProcess {
     this.pending = null;
     this.graceTimer = setTimeout(() => {
       this.cut = true;
-      void this.pool?.destroy();
+      for (const client of this.clients) void client.destroy();
     }, graceMs);
     this.maybeFinish();
   }
@@ -177,13 +183,13 @@ export class BuyerProcess {
     this.cut = true;
     this.clearTimers();
     for (const socket of this.warm.splice(0)) socket.destroy();
-    void this.pool?.destroy();
+    for (const client of this.clients) void client.destroy();
   }
 
-  /** Closes the pool once the run is over. */
+  /** Closes every connection once the run is over. */
   async close(): Promise<void> {
     for (const socket of this.warm.splice(0)) socket.destroy();
-    await this.pool?.close();
+    await Promise.all(this.clients.map((client) => client.close()));
   }
 
   private pump(): void {
@@ -242,24 +248,20 @@ export class BuyerProcess {
       if (lateness > this.maxLatenessNs) this.maxLatenessNs = lateness;
     }
     this.firstInvocation ??= tInv;
-    void this.exchange(headers, body).then(({ status, tCmp, classified }) => this.complete(values, tInv, intended ?? tInv, tCmp, status, classified));
+    const client = this.free.pop()!;
+    client.dispatch({ path: this.plan.path, method: this.plan.method, headers, body }, new Exchange(this, client, values, tInv, intended ?? tInv));
   }
 
-  /** One request and its whole body; never rejects. */
-  private async exchange(headers: Record<string, string>, body: string | null): Promise<{ status: number | null; tCmp: bigint; classified: Classified }> {
-    let status: number | null = null;
-    try {
-      const response = await this.pool!.request({ path: this.plan.path, method: this.plan.method as 'POST', headers, body });
-      status = response.statusCode;
-      // Always read the body whole: it carries the verdict, and an unread body
-      // would keep the connection from being reused.
-      const text = await response.body.text();
-      const tCmp = process.hrtime.bigint();
-      return { status, tCmp, classified: classifyAnswer(status, text, this.rules) };
-    } catch (error) {
-      const tCmp = process.hrtime.bigint();
-      return { status, tCmp, classified: this.cut ? interrupted() : classifyFailure(error) };
-    }
+  /** An answer came, body and all. */
+  answered(exchange: Exchange, tCmp: bigint, status: number, body: string): void {
+    this.free.push(exchange.client);
+    this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, status, classifyAnswer(status, body, this.rules));
+  }
+
+  /** No (whole) answer came: the request failed, timed out, or was cut by a stop. */
+  failed(exchange: Exchange, tCmp: bigint, status: number | null, error: Error): void {
+    this.free.push(exchange.client);
+    this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, status, this.cut ? interrupted() : classifyFailure(error));
   }
 
   private complete(values: TemplateValues, tInv: bigint, start: bigint, tCmp: bigint, status: number | null, classified: Classified): void {
@@ -339,4 +341,49 @@ export class BuyerProcess {
 export function causeOf(error: string): string {
   const colon = error.indexOf(': ');
   return colon === -1 ? error : error.slice(0, colon);
+}
+
+/**
+ * One request's handler on undici's dispatch API: the lowest-level one, with
+ * no stream or promise per request, which is what lets one process keep up
+ * with autocannon. It collects the whole body (always consumed, so the
+ * connection is reused) and takes t_cmp once the last byte is in.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private status: number | null = null;
+  private chunks: Buffer[] = [];
+
+  constructor(
+    private readonly buyer: BuyerProcess,
+    /** The connection it went out on, free again once this completes. */
+    readonly client: Client,
+    /** What the request was made from (buyer, request id, index). */
+    readonly values: TemplateValues,
+    /** hrtime just before the request was handed to undici. */
+    readonly tInv: bigint,
+    /** Where latency counts from: tInv, or the intended time in the open model. */
+    readonly start: bigint,
+  ) {}
+
+  onRequestStart(): void {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    // Called again after a 1xx interim answer; only the final one counts.
+    this.status = statusCode;
+    this.chunks = [];
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const tCmp = process.hrtime.bigint();
+    const body = this.chunks.length === 1 ? this.chunks[0]!.toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    this.buyer.answered(this, tCmp, this.status!, body);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.buyer.failed(this, process.hrtime.bigint(), this.status, error);
+  }
 }

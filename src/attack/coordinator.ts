@@ -169,7 +169,9 @@ class Coordinator {
   private forkChild(index: number): Child {
     // No inherited execArgv (a test runner's flags are not for the child);
     // stdout is ignored so `--json` output stays clean; stderr shows crashes.
-    const process = fork(CHILD_ENTRY, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+    // 'advanced' (structured clone) serialization carries the batches of op
+    // lines as they are, where JSON would escape every quote in them.
+    const process = fork(CHILD_ENTRY, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
     const child: Child = { index, process, exited: Promise.resolve(), hasExited: false, ops: 0 };
     child.exited = new Promise((resolve) => {
       process.once('exit', (code, signal) => {
@@ -181,6 +183,7 @@ class Coordinator {
         this.wake();
       });
     });
+    // fork() reports a failure to start this way; send failures go to their callbacks.
     process.on('error', (error) => this.fail(error));
     process.on('message', (message: ChildMessage) => this.receive(child, message));
     return child;
@@ -213,7 +216,10 @@ class Coordinator {
   }
 
   private send(child: Child, message: ParentMessage): void {
-    if (child.process.connected) child.process.send(message);
+    // A child that has reported disconnects on its own, maybe while an ACK is
+    // on its way: with a callback, that send fails quietly instead of
+    // emitting 'error'. A child that vanishes early is caught by its exit.
+    if (child.process.connected) child.process.send(message, () => undefined);
   }
 
   private fail(error: Error): void {

@@ -1,6 +1,6 @@
 // The messages between the coordinator and its buyer processes, after
-// autocannon's manager/worker protocol: one `cmd` word per message, plain JSON
-// over the IPC channel, nothing else shared.
+// autocannon's manager/worker protocol: one `cmd` word per message, plain
+// data (structured clone) over the IPC channel, nothing else shared.
 //
 //   parent                         child
 //   INIT {plan}          ───────▶  opens its connections
