@@ -7,6 +7,7 @@ import {
   LockTimeoutError,
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
 
@@ -232,10 +233,7 @@ export class MysqlAdapter implements Adapter {
     try {
       return new MysqlSession(await this.pool.getConnection(), this.label);
     } catch (error) {
-      const translated = translate(error, this.label);
-      throw translated instanceof FlashsaleError
-        ? translated
-        : new DatabaseUnreachableError(`cannot reach ${this.label}: ${(error as Error).message}`, { cause: error });
+      throw connectError(translate(error, this.label), error, this.label);
     }
   }
 
