@@ -14,7 +14,8 @@
 // - the endpoint is a bare HTTP/1.1 responder in its own process, much
 //   cheaper than node:http, so it is not the first thing to saturate.
 //
-// Knobs: BENCH_CONNECTIONS (100), BENCH_REQUESTS per run (50000), BENCH_ROUNDS (5).
+// Knobs: BENCH_CONNECTIONS (100), BENCH_REQUESTS per run (200000: runs of a few
+// seconds, so start-up and JIT warm-up weigh little), BENCH_ROUNDS (3).
 
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,8 +27,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 50_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Any single run taking longer than this is killed and the benchmark fails. */
 const RUN_TIMEOUT_MS = 120_000;
 
