@@ -19,17 +19,21 @@ const reference: ClassifyRules = {
 describe('classify: answers', () => {
   test('the reference server\'s answers', () => {
     assert.deepEqual(classifyAnswer(200, '{"success":true,"purchase_id":42,"remaining_stock":99,"request_id":"r"}', reference), {
-      outcome: 'bought', remaining: 99, purchaseId: '42', error: null,
+      outcome: 'bought', remaining: 99, purchaseId: '42', error: null, cause: null,
     });
     assert.deepEqual(classifyAnswer(410, '{"success":false,"error":"sold_out","remaining_stock":0}', reference), {
-      outcome: 'sold_out', remaining: 0, purchaseId: null, error: null,
+      outcome: 'sold_out', remaining: 0, purchaseId: null, error: null, cause: null,
     });
     assert.equal(classifyAnswer(409, '', reference).outcome, 'sold_out', 'a refusal needs no body');
     assert.equal(classifyAnswer(400, '{"error":"invalid_request"}', reference).outcome, 'rejected');
     assert.equal(classifyAnswer(404, '', reference).outcome, 'rejected');
     const unavailable = classifyAnswer(503, '{"error":"lock_timeout"}', reference);
     assert.equal(unavailable.outcome, 'http_5xx');
-    assert.match(unavailable.error!, /^HTTP 503: /);
+    assert.match(unavailable.error!, /^HTTP 503: \{"error":"lock_timeout"\}$/);
+    assert.equal(unavailable.cause, 'HTTP 503', 'causes carry no details, so they can be counted');
+    const garbage = classifyAnswer(200, '<html>oops</html>', reference);
+    assert.equal(garbage.cause, 'HTTP 200, the body is not JSON');
+    assert.equal(garbage.error, 'HTTP 200, the body is not JSON: <html>oops</html>');
   });
 
   test('an ok status whose body cannot be understood is never taken for a purchase', () => {
@@ -43,12 +47,12 @@ describe('classify: answers', () => {
 
   test('without a remaining field, an ok status is a purchase whatever the body', () => {
     const rules = { ...reference, remainingField: '', purchaseIdField: '' };
-    assert.deepEqual(classifyAnswer(201, 'Created', rules), { outcome: 'bought', remaining: null, purchaseId: null, error: null });
+    assert.deepEqual(classifyAnswer(201, 'Created', rules), { outcome: 'bought', remaining: null, purchaseId: null, error: null, cause: null });
   });
 
   test('dotted paths reach into nested answers', () => {
     const rules = { ...reference, remainingField: 'order.stock.left', purchaseIdField: 'order.id' };
-    assert.deepEqual(classifyAnswer(200, '{"order":{"id":"o-9","stock":{"left":3}}}', rules), { outcome: 'bought', remaining: 3, purchaseId: 'o-9', error: null });
+    assert.deepEqual(classifyAnswer(200, '{"order":{"id":"o-9","stock":{"left":3}}}', rules), { outcome: 'bought', remaining: 3, purchaseId: 'o-9', error: null, cause: null });
     assert.equal(classifyAnswer(200, '{"order":{"id":"o-9"}}', rules).outcome, 'bad_body');
   });
 
@@ -78,6 +82,7 @@ describe('classify: failures', () => {
     assert.equal(classifyFailure(failure('HPE_INVALID_CONSTANT')).outcome, 'bad_body');
     assert.equal(classifyFailure(new Error('something unforeseen')).outcome, 'conn_reset');
     assert.equal(classifyFailure(failure('UND_ERR_SOCKET', 'other side closed')).error, 'UND_ERR_SOCKET: other side closed');
+    assert.equal(classifyFailure(failure('UND_ERR_SOCKET', 'other side closed')).cause, 'UND_ERR_SOCKET');
   });
 });
 

@@ -102,4 +102,20 @@ describe('attack --rate: open model against a server slower than the arrivals', 
     assert.ok(summary.late > 0, 'arrivals that waited for a connection are reported late');
     assert.equal(summary.dropped, 0);
   });
+
+  test('an arrival that cannot be sent within the timeout is dropped, counted, and never sent', async () => {
+    // One connection, arrivals every 5 ms on average, 20 ms per answer, 100 ms
+    // timeout: the backlog soon waits longer than the timeout.
+    const history = join(scratch, 'open-dropped.jsonl');
+    const run = await runCli(
+      ['attack', '--target', target, '--buyers', '60', '--rate', '200', '--seed', '7', '--concurrency', '1', '--processes', '1', '--timeout', '100ms', '--history', history, '--json'],
+      { env: { CI: 'true' } },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout);
+    assert.ok(summary.dropped > 0, `nothing dropped: ${run.stdout}`);
+    assert.equal(summary.sent + summary.dropped, 60);
+    assert.equal(summary.completed, summary.sent);
+    assert.equal((await opsOf(history)).length, summary.sent, 'only what was sent is in the history');
+  });
 });

@@ -7,6 +7,7 @@ import { classifyAnswer, classifyFailure, interrupted, type Classified, type Cla
 import { encodeHistogram, newHistogram } from './histogram.js';
 import { buyerId, buyersOf, requestId, type ChildPlan } from './plan.js';
 import type { ChildMessage, ReadyMessage, ResultMessage } from './protocol.js';
+import { LATE_AFTER_MS } from './summary.js';
 import { compileTemplate, type CompiledTemplate, type TemplateValues } from './template.js';
 
 /** Op lines per OPS message: large enough to keep IPC cheap, small enough to stream. */
@@ -19,8 +20,6 @@ const CREDITS = 8;
 const MAX_HELD_OPS = 8192;
 /** Connections opened at once while warming up, so a thousand SYNs do not overflow the server's backlog. */
 const WARM_BATCH = 64;
-/** An arrival sent more than this after its intended time counts as late. */
-export const LATE_AFTER_MS = 5;
 /** Largest response body read; a larger one is a bad_body. */
 const MAX_RESPONSE_BYTES = 1 << 20;
 
@@ -272,10 +271,7 @@ export class BuyerProcess {
     const k = OUTCOMES.indexOf(outcome);
     this.outcomes[k]! += 1;
     this.batchOutcomes[k]! += 1;
-    if (classified.error !== null) {
-      const cause = causeOf(classified.error);
-      this.errors.set(cause, (this.errors.get(cause) ?? 0) + 1);
-    }
+    if (classified.cause !== null) this.errors.set(classified.cause, (this.errors.get(classified.cause) ?? 0) + 1);
     this.batch += formatOpLine({
       kind: 'op',
       process: this.plan.index,
@@ -337,11 +333,6 @@ export class BuyerProcess {
   }
 }
 
-/** The part of an error text that names its cause, for counting: `HTTP 503`, `UND_ERR_SOCKET`… */
-export function causeOf(error: string): string {
-  const colon = error.indexOf(': ');
-  return colon === -1 ? error : error.slice(0, colon);
-}
 
 /**
  * One request's handler on undici's dispatch API: the lowest-level one, with

@@ -26,14 +26,17 @@ export interface Classified {
   outcome: Outcome;
   remaining: number | null;
   purchaseId: string | null;
+  /** The op's `error`: why it is not plainly ok or sold out, with details (a body excerpt, a message). */
   error: string | null;
+  /** The same reason without details, for counting causes: `HTTP 503`, `UND_ERR_SOCKET`… */
+  cause: string | null;
 }
 
 /** Classifies a complete answer: status and the whole body text. */
 export function classifyAnswer(status: number, body: string, rules: ClassifyRules): Classified {
-  if (status >= 500) return info('http_5xx', `HTTP ${status}${shortBody(body)}`);
+  if (status >= 500) return info('http_5xx', `HTTP ${status}`, shortBody(body));
   const json = new LazyJson(body);
-  const soldOut = (): Classified => ({ outcome: 'sold_out', remaining: readRemaining(json, rules).value ?? null, purchaseId: null, error: null });
+  const soldOut = (): Classified => ({ outcome: 'sold_out', remaining: readRemaining(json, rules).value ?? null, purchaseId: null, error: null, cause: null });
 
   // A refusal needs no body to be sure; the remaining stock is kept when given.
   if (rules.soldOutStatus.includes(status)) return soldOut();
@@ -41,29 +44,29 @@ export function classifyAnswer(status: number, body: string, rules: ClassifyRule
   if (rules.okStatus.includes(status)) {
     const saysSoldOut = rules.soldOutBody?.test(body) ?? false;
     const saysBought = rules.okBody ? rules.okBody.test(body) : !saysSoldOut;
-    if (saysSoldOut && saysBought) return info('bad_body', `HTTP ${status} and the body matches both --ok-body and --sold-out-body${shortBody(body)}`);
+    if (saysSoldOut && saysBought) return info('bad_body', `HTTP ${status}, the body matches both --ok-body and --sold-out-body`, shortBody(body));
     if (saysSoldOut) return soldOut();
-    if (!saysBought) return info('bad_body', `HTTP ${status} but the body matches neither --ok-body nor --sold-out-body${shortBody(body)}`);
+    if (!saysBought) return info('bad_body', `HTTP ${status}, the body matches neither --ok-body nor --sold-out-body`, shortBody(body));
     const remaining = readRemaining(json, rules);
-    if (remaining.error) return info('bad_body', `HTTP ${status}: ${remaining.error}${shortBody(body)}`);
-    return { outcome: 'bought', remaining: remaining.value ?? null, purchaseId: readPurchaseId(json, rules), error: null };
+    if (remaining.error) return info('bad_body', `HTTP ${status}, ${remaining.error}`, shortBody(body));
+    return { outcome: 'bought', remaining: remaining.value ?? null, purchaseId: readPurchaseId(json, rules), error: null, cause: null };
   }
 
   if (status >= 400) {
     if (rules.soldOutBody?.test(body)) return soldOut();
     // A 4xx refuses the request as sent: nothing was sold.
-    return { outcome: 'rejected', remaining: null, purchaseId: null, error: `HTTP ${status}${shortBody(body)}` };
+    return { outcome: 'rejected', remaining: null, purchaseId: null, error: `HTTP ${status}${shortBody(body)}`, cause: `HTTP ${status}` };
   }
 
   // 1xx, 2xx and 3xx that no rule names (202 Accepted, a redirect…): the
   // purchase may or may not have happened.
-  return info('bad_body', `HTTP ${status} matches no --ok-status or --sold-out-status rule${shortBody(body)}`);
+  return info('bad_body', `HTTP ${status}, a status no --ok-status or --sold-out-status rule names`, shortBody(body));
 }
 
 /** Network and client failures: the codes undici and Node report. */
 export function classifyFailure(error: unknown): Classified {
   const code = errorCode(error);
-  const text = `${code}${describe(error)}`;
+  const detail = describe(error);
   switch (code) {
     // No connection was made, so no byte of the request left: surely not bought.
     case 'ECONNREFUSED':
@@ -73,11 +76,11 @@ export function classifyFailure(error: unknown): Classified {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'EADDRNOTAVAIL':
-      return { outcome: 'conn_refused', remaining: null, purchaseId: null, error: text };
+      return { outcome: 'conn_refused', remaining: null, purchaseId: null, error: code + detail, cause: code };
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'ETIMEDOUT':
-      return info('timeout', text);
+      return info('timeout', code, detail);
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
     case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
     case 'HPE_INVALID_CONSTANT':
@@ -85,22 +88,22 @@ export function classifyFailure(error: unknown): Classified {
     case 'HPE_INVALID_HEADER_TOKEN':
     case 'HPE_INVALID_CHUNK_SIZE':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return info('bad_body', text);
+      return info('bad_body', code, detail);
     default:
       // ECONNRESET, EPIPE, UND_ERR_SOCKET ("other side closed") and anything
       // unforeseen: the request may have been processed.
-      if (code.startsWith('HPE_')) return info('bad_body', text);
-      return info('conn_reset', text);
+      if (code.startsWith('HPE_')) return info('bad_body', code, detail);
+      return info('conn_reset', code, detail);
   }
 }
 
 /** The op of a request cut off because the run was stopped: sent, unanswered, unknown. */
 export function interrupted(): Classified {
-  return info('timeout', 'interrupted: the run was stopped before an answer came');
+  return info('timeout', 'interrupted', ': the run was stopped before an answer came');
 }
 
-function info(outcome: Outcome, error: string): Classified {
-  return { outcome, remaining: null, purchaseId: null, error };
+function info(outcome: Outcome, cause: string, detail: string): Classified {
+  return { outcome, remaining: null, purchaseId: null, error: cause + detail, cause };
 }
 
 function errorCode(error: unknown): string {
@@ -146,9 +149,10 @@ function readRemaining(json: LazyJson, rules: ClassifyRules): Read<number> {
   if (parsed.error) return parsed as Read<number>;
   const value = pick(parsed.value, rules.remainingField);
   if (value === undefined) return { error: `no "${rules.remainingField}" in the body` };
+  // Bounded wording (the value itself is in the body excerpt), so causes can be counted.
   const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
-    return { error: `"${rules.remainingField}" is ${JSON.stringify(value)}, not a whole number` };
+    return { error: `"${rules.remainingField}" is not a whole number` };
   }
   return { value: number };
 }

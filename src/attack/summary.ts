@@ -1,6 +1,9 @@
 import type { Outcome, OpType } from '../history/types.js';
 import type { LatencyMs } from './histogram.js';
 
+/** Open model: an arrival sent more than this after its intended time counts as late. */
+export const LATE_AFTER_MS = 5;
+
 /**
  * What `flashsale attack` reports: the same object is the `--json` output
  * and the source of the table, so the two can never disagree.
@@ -40,7 +43,7 @@ export interface AttackSummary {
   requests_per_second: number;
   /** Latency from invocation (closed) or intended send time (open), merged over all processes; null if nothing completed. */
   latency_ms: LatencyMs | null;
-  /** Open model: arrivals sent more than a few ms after their intended time. */
+  /** Open model: arrivals sent more than LATE_AFTER_MS after their intended time. */
   late: number;
   /** Open model: arrivals never sent because no connection was free within the timeout of their intended time. */
   dropped: number;

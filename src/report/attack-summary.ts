@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { AttackSummary } from '../attack/summary.js';
+import { LATE_AFTER_MS, type AttackSummary } from '../attack/summary.js';
 import { OUTCOMES, OUTCOME_TYPE } from '../history/types.js';
 
 /** Causes of errors listed under the table; the JSON has them all. */
@@ -46,7 +46,7 @@ export function renderAttackSummary(summary: AttackSummary): string {
   lines.push(figures.toString());
 
   if (summary.model === 'open') {
-    lines.push(`  arrivals: ${summary.late} late (sent > 5 ms after their time, worst ${milliseconds(summary.max_lateness_ms)} ms), ${summary.dropped} dropped`);
+    lines.push(`  arrivals: ${summary.late} late (sent > ${LATE_AFTER_MS} ms after their time, worst ${milliseconds(summary.max_lateness_ms)} ms), ${summary.dropped} dropped`);
   }
   if (summary.connections.failed > 0) {
     lines.push(`  connections: ${summary.connections.opened} opened before the start, ${summary.connections.failed} failed to open`);
