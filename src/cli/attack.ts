@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startAttack } from '../attack/coordinator.js';
 import { DEFAULT_TARGET } from '../attack/plan.js';
 import { progressReporter } from '../attack/progress.js';
@@ -41,13 +41,13 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .option('--processes <p>', 'attacking child processes (default: CPU count)', wholeNumber(1, 256))
     .option('--rate <r>', 'open model: arrivals per second, Poisson; latency counts from each arrival\'s intended time', wholeNumber(1, 10_000_000))
     .option('--duration <duration>', 'open model: how long arrivals keep coming, e.g. 30s (sets buyers = rate x duration)', duration(1))
-    .option('--timeout <duration>', 'longest wait for an answer (headers, then between body chunks)', duration(1), 5000)
+    .addOption(new Option('--timeout <duration>', 'longest wait for an answer (headers, then between body chunks)').argParser(duration(1)).default(5000, '5s'))
     .option('--quantity <q>', 'units each buyer asks for ({{quantity}} in the body)', wholeNumber(1, 1_000_000), 1)
     .option('--body <template>', 'request body, with {{buyer}}, {{request_id}}, {{i}}, {{quantity}} (default: {"buyer_id":"{{buyer}}","quantity":{{quantity}}})')
-    .option('--header <name:value>', 'extra request header, repeatable; templates allowed in the value', collect, [])
+    .addOption(new Option('--header <name:value>', 'extra request header, repeatable; templates allowed in the value').argParser(collect).default([], 'none'))
     .option('--method <method>', 'HTTP method', 'POST')
-    .option('--ok-status <list>', 'statuses that mean bought', statusList, [200, 201])
-    .option('--sold-out-status <list>', 'statuses that mean sold out', statusList, [410, 409])
+    .addOption(new Option('--ok-status <list>', 'statuses that mean bought').argParser(statusList).default([200, 201], '200,201'))
+    .addOption(new Option('--sold-out-status <list>', 'statuses that mean sold out').argParser(statusList).default([410, 409], '410,409'))
     .option('--ok-body <regex>', 'with an ok status, count as bought only when the body matches')
     .option('--sold-out-body <regex>', 'a body that matches means sold out (for servers that answer 200 to everything)')
     .option('--remaining-field <path>', 'dotted path to the remaining stock in a JSON answer; "" if there is none', 'remaining_stock')
