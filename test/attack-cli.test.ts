@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -59,6 +59,21 @@ describe('attack: usage and configuration errors exit 2 with one line', () => {
     const history = join(scratch, 'refused.jsonl');
     const run = await runCli(['attack', '--target', `http://127.0.0.1:${port}/buy`, '--buyers', '10', '--history', history]);
     assertOneLineError(run, /cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused/);
+  });
+
+  test('a target that stops listening after the preflight: every connection fails, nothing is written', async () => {
+    // Accepts one connection (the preflight's), then stops listening.
+    const oneShot = createNetServer((socket) => {
+      socket.destroy();
+      oneShot.close();
+    });
+    oneShot.listen(0, '127.0.0.1');
+    await once(oneShot, 'listening');
+    const history = join(scratch, 'kept.jsonl');
+    writeFileSync(history, 'an earlier run\n');
+    const run = await runCli(['attack', '--target', `http://127.0.0.1:${(oneShot.address() as AddressInfo).port}/buy`, '--buyers', '10', '--history', history]);
+    assertOneLineError(run, /cannot connect to http:\/\/127\.0\.0\.1:\d+: every one of 10 connections failed \(ECONNREFUSED\)/);
+    assert.equal(readFileSync(history, 'utf8'), 'an earlier run\n', 'an earlier history is left alone');
   });
 
   test('an unwritable history file, before any request is sent', async () => {

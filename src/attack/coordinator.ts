@@ -5,6 +5,7 @@ import { clockId } from '../history/clock.js';
 import { HistoryWriter } from '../history/writer.js';
 import { latencyMs, mergeHistograms } from './histogram.js';
 import { childPlans, resolvePlan, type AttackOptions, type AttackPlan } from './plan.js';
+import { TargetUnreachableError } from '../errors.js';
 import { preflight } from './preflight.js';
 import { outcomeRecord, type ChildMessage, type ParentMessage, type ReadyMessage, type ResultMessage } from './protocol.js';
 import type { AttackSummary } from './summary.js';
@@ -74,6 +75,9 @@ export function startAttack(options: AttackOptions, hooks: AttackHooks = {}): At
   return { done: coordinator.run(), stop: () => coordinator.stop() };
 }
 
+/** Ctrl-C came while the history was being opened, just before the release. */
+class StoppedBeforeStart extends Error {}
+
 class Coordinator {
   private plan: AttackPlan | undefined;
   private writer: HistoryWriter | undefined;
@@ -110,7 +114,6 @@ class Coordinator {
     const plan = (this.plan = resolvePlan(this.options));
     this.hooks.onPlan?.(plan);
     await preflight(plan.origin);
-    this.writer = await HistoryWriter.create(plan.historyPath);
     const startedAt = new Date().toISOString();
     try {
       if (this.stops === 0) {
@@ -129,11 +132,21 @@ class Coordinator {
       } else if (!this.children.every((child) => child.ready)) {
         throw new Error(`the buyer processes did not all reach the start barrier within ${BARRIER_TIMEOUT_MS / 1000} s`);
       } else {
-        // The barrier: every child has its connections open. One release
-        // time for all, on the monotonic clock the whole machine shares.
+        // The barrier: every child has its connections open.
         const readyAt = process.hrtime.bigint();
+        const connected = this.children.reduce((sum, child) => sum + child.ready!.connected, 0);
+        if (connected === 0) {
+          const error = this.children.find((child) => child.ready!.error)?.ready!.error ?? 'unknown error';
+          throw new TargetUnreachableError(`cannot connect to ${plan.origin}: every one of ${plan.concurrency} connections failed (${error})`);
+        }
+        // The history is created (or truncated) only now, when requests are
+        // about to go: an unwritable path still stops the run before any is
+        // sent, and a target found unusable above leaves an old file alone.
+        const writer = (this.writer = await HistoryWriter.create(plan.historyPath));
+        if (this.stops > 0 || this.failure) throw this.failure ?? new StoppedBeforeStart();
+        // One release time for all, on the monotonic clock the whole machine shares.
         const releasedAt = (this.releasedAt = process.hrtime.bigint());
-        void this.writer.writeMeta({
+        void writer.writeMeta({
           kind: 'meta',
           schema: HISTORY_SCHEMA,
           target: plan.target,
@@ -156,12 +169,13 @@ class Coordinator {
       }
       if (this.failure) throw this.failure;
       await this.reap();
-      await this.writer.close();
+      await this.writer?.close();
       return this.summarise(plan, startedAt);
     } catch (error) {
       this.killAll();
       await Promise.all(this.children.map((child) => child.exited));
-      await this.writer.close().catch(() => undefined);
+      await this.writer?.close().catch(() => undefined);
+      if (error instanceof StoppedBeforeStart) return this.summarise(plan, startedAt);
       throw error;
     }
   }

@@ -43,8 +43,11 @@ function plain(stream: NodeJS.WriteStream): ProgressReporter {
   let last: number | undefined;
   return {
     update(progress) {
+      // Nothing while connecting: a run that fails before its start ends
+      // with its one-line error alone. Then a line at the start, and one
+      // every few seconds.
+      if (progress.phase === 'connecting') return;
       const now = Date.now();
-      // The first line says the run has begun; then one every few seconds.
       if (last !== undefined && now - last < PLAIN_EVERY_MS) return;
       last = now;
       stream.write(`flashsale attack: ${describe(progress)}\n`);
@@ -55,6 +58,7 @@ function plain(stream: NodeJS.WriteStream): ProgressReporter {
 
 function describe(progress: AttackProgress): string {
   if (progress.phase === 'connecting') return `${progress.buyers} buyers: opening connections…`;
+  if (progress.phase === 'running' && progress.completed === 0) return `${progress.buyers} buyers: connected, released`;
   const counts = OUTCOMES.filter((outcome) => progress.outcomes[outcome] > 0)
     .map((outcome) => `${outcome} ${progress.outcomes[outcome]}`)
     .join(', ');
