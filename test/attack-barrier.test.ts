@@ -3,16 +3,15 @@
 // sides: the history's own times, and a server (in this process, on the same
 // monotonic clock) that notes when connections and requests arrive.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openHistory } from '../src/history/reader.js';
 import type { OpRecord } from '../src/history/types.js';
 import { runCli } from './helpers/cli.js';
+import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-attack-barrier-'));
 const CONCURRENCY = 40;
@@ -44,13 +43,10 @@ describe('attack: start barrier', () => {
       open += 1;
       socket.on('close', () => (open -= 1));
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/buy`;
+    target = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   test('no request is invoked, or arrives, before the last child reported ready; all connections were open first', async () => {

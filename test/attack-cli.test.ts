@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { openHistory } from '../src/history/reader.js';
 import type { OpRecord } from '../src/history/types.js';
 import { BIN, runCli } from './helpers/cli.js';
+import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-attack-cli-'));
 
@@ -45,13 +46,10 @@ describe('attack: usage and configuration errors exit 2 with one line', () => {
       request.resume();
       response.writeHead(410).end('{"remaining_stock":0}');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/buy`;
+    target = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   test('a target that refuses every connection', async () => {
@@ -114,13 +112,10 @@ describe('attack: terminal manners', () => {
       request.resume();
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"remaining_stock":5,"purchase_id":1}');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/buy`;
+    target = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   test('without a terminal: a table on stdout, plain lines (no escape codes) on stderr', async () => {
@@ -150,13 +145,10 @@ describe('attack: Ctrl-C', () => {
         else hanging.push(response);
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/buy`;
+    target = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   test('stops every child, keeps the history written so far, prints the partial summary', async () => {

@@ -3,16 +3,15 @@
 // its capacity builds a queue; the reported latency must grow with that queue
 // instead of showing only the fixed delay (no coordinated omission).
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openHistory } from '../src/history/reader.js';
 import type { OpRecord } from '../src/history/types.js';
 import { runCli } from './helpers/cli.js';
+import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-attack-open-'));
 /** The server's fixed service time; one request at a time, so capacity is 1000 / DELAY_MS per second. */
@@ -53,13 +52,10 @@ describe('attack --rate: open model against a server slower than the arrivals', 
         );
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/buy`;
+    target = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   test('latency grows with the server-side queue, far beyond the fixed delay', async () => {

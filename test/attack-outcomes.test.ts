@@ -2,16 +2,15 @@
 // must map to its documented outcome and type. One server plays every part,
 // chosen by the buyer's index, so one attack covers them all.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openHistory } from '../src/history/reader.js';
 import type { OpRecord, Outcome, OpType } from '../src/history/types.js';
 import { runCli } from './helpers/cli.js';
+import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-attack-outcomes-'));
 
@@ -67,13 +66,10 @@ describe('attack: every misbehaviour maps to its outcome and type', () => {
         }
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/buy`;
+    target = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   test('one attack, each part checked op by op', async () => {
