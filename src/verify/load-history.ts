@@ -24,36 +24,38 @@ export async function loadHistories(paths: readonly string[]): Promise<LoadedHis
   let base: bigint | undefined;
   const requestIds = new Set<string>();
   for (const path of paths) {
-    const { meta, ops: records } = await openHistory(path);
+    const { meta, batches } = await openHistory(path);
     metas.push(meta);
     const name = basename(path);
     let line = 1;
-    for await (const record of records) {
-      line += 1;
-      base ??= record.t_inv;
-      if (paths.length > 1) {
-        // Shards must have disjoint buyers; a repeated request id means the
-        // same file was given twice or two shards overlap.
-        if (requestIds.has(record.request_id)) {
-          throw new ConfigError(`${path}:${line}: request id ${record.request_id} appears in more than one history (the same shard given twice?)`);
+    for await (const batch of batches) {
+      for (const record of batch) {
+        line += 1;
+        base ??= record.t_inv;
+        if (paths.length > 1) {
+          // Shards must have disjoint buyers; a repeated request id means the
+          // same file was given twice or two shards overlap.
+          if (requestIds.has(record.request_id)) {
+            throw new ConfigError(`${path}:${line}: request id ${record.request_id} appears in more than one history (the same shard given twice?)`);
+          }
+          requestIds.add(record.request_id);
         }
-        requestIds.add(record.request_id);
+        ops.push({
+          type: record.type,
+          outcome: record.outcome,
+          invoke: Number(record.t_inv - base),
+          complete: Number(record.t_cmp - base),
+          remaining: record.remaining,
+          quantity: meta.quantity,
+          requestId: record.request_id,
+          buyer: record.buyer,
+          process: record.process,
+          status: record.status,
+          error: record.error,
+          file: name,
+          line,
+        });
       }
-      ops.push({
-        type: record.type,
-        outcome: record.outcome,
-        invoke: Number(record.t_inv - base),
-        complete: Number(record.t_cmp - base),
-        remaining: record.remaining,
-        quantity: meta.quantity,
-        requestId: record.request_id,
-        buyer: record.buyer,
-        process: record.process,
-        status: record.status,
-        error: record.error,
-        file: name,
-        line,
-      });
     }
   }
   return { metas, ops, realtime: clockOf(metas) };
