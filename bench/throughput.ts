@@ -366,19 +366,26 @@ export function fmtRate(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** What the check column says: `20,000` when right, else what the database holds. */
+/** What the check column says: `20,000 ✓` when both runs sold exactly the stock, else what each sold. */
 export function describeCheck(row: ThroughputRow): string {
-  const side = (label: string, run: RunFigures) =>
-    run.check.ok && run.errors === 0 && !run.partial
-      ? ''
-      : `${label}: sold ${fmtRate(run.check.sold_in_db)}, ${fmtRate(run.check.stock_left)} left${run.errors ? `, ${run.errors} errors` : ''}${run.partial ? ', deadline' : ''}`;
-  const notes = [side('http', row.http), side('limit', row.limit)].filter(Boolean);
-  return notes.length ? notes.join('; ') : `${fmtRate(row.http.check.expected_sold)} sold ✓`;
+  const { http, limit } = row;
+  if (http.check.ok && limit.check.ok && http.errors === 0 && limit.errors === 0 && !http.partial && !limit.partial) {
+    return `${fmtRate(http.check.expected_sold)} ✓`;
+  }
+  const notes = [`http ${fmtRate(http.check.sold_in_db)} / limit ${fmtRate(limit.check.sold_in_db)}`];
+  if (http.errors || limit.errors) notes.push(`errors ${http.errors} / ${limit.errors}`);
+  if (http.partial || limit.partial) notes.push(`stopped at ${Math.round(Math.max(http.duration_s, limit.duration_s))} s`);
+  return notes.join('; ');
+}
+
+/** Milliseconds to three significant digits: enough to compare, short enough to read. */
+function fmtMs(value: number): string {
+  return value >= 100 ? String(Math.round(value)) : value.toPrecision(3);
 }
 
 /** The throughput rows as table cells, one line per database, strategy and concurrency. */
 export function throughputCells(rows: ThroughputRow[]): string[][] {
-  const ms = (run: RunFigures, key: 'p50' | 'p99') => (run.latency_ms ? String(run.latency_ms[key]) : '-');
+  const ms = (run: RunFigures, key: 'p50' | 'p99') => (run.latency_ms ? fmtMs(run.latency_ms[key]) : '-');
   return rows.map((row) => [
     row.database,
     row.strategy,
@@ -405,7 +412,7 @@ export const THROUGHPUT_HEAD = [
   'p50 ms',
   'p99 ms',
   'server/limit',
-  'sold check',
+  'sold, of stock',
 ];
 
 async function main(): Promise<void> {
