@@ -6,11 +6,18 @@
 // A benchmark, not a test: a missed target is printed, never an exit code.
 // The exit code is 1 only when something could not be measured at all (a
 // database unreachable, a benchmark that crashed); the JSON is written anyway.
+//
+// It measures a frozen copy of the build: dist/, bin/ and package.json are
+// copied to a temporary directory first and everything runs from there. A
+// run takes a quarter of an hour and starts a fresh server process per
+// strategy, so a rebuild in the working tree meanwhile would otherwise give
+// later servers new code while the limit, loaded at start, kept the old.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,9 +34,12 @@ import {
   type ThroughputRow,
 } from './throughput.js';
 
+/** Set in the frozen copy's environment: the working tree it was copied from. */
+const SOURCE_ENV = 'FLASHSALE_BENCH_SOURCE';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SOURCE = process.env[SOURCE_ENV] ?? ROOT;
 const BIN = join(ROOT, 'bin', 'flashsale');
-const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
+const RESULTS = join(SOURCE, 'bench', 'results', 'latest.json');
 /** Runs of `prove`; the median is reported, so one slow start-up does not decide it. */
 const PROVE_RUNS = 3;
 const PROVE_SCENARIO = 'buyers = 10 × stock';
@@ -136,6 +146,7 @@ async function main(): Promise<void> {
     generated_at: new Date().toISOString(),
     wall_s: (performance.now() - started) / 1000,
     machine,
+    code: describeCode(),
     throughput: {
       stock: options.stock,
       pool_size: options.poolSize,
@@ -365,4 +376,42 @@ function render(
   return `${machine}\n${table.toString()}`;
 }
 
-await main();
+/** The commit measured, and the files that differed from it when the build was copied. */
+function describeCode(): { commit: string | null; uncommitted: string[] } {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: SOURCE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const commit = git('rev-parse', 'HEAD').trim();
+    const uncommitted = git('status', '--porcelain', '--', 'adapters', 'reference-server', 'src', 'bin', 'bench')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3));
+    return { commit, uncommitted };
+  } catch {
+    return { commit: null, uncommitted: [] };
+  }
+}
+
+/** Copies the build to a temporary directory and runs the bench from there; resolves with its exit code. */
+async function runFrozen(): Promise<number> {
+  const copy = await mkdtemp(join(tmpdir(), 'flashsale-bench-build-'));
+  try {
+    await cp(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
+    await cp(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+    // "type": "module" makes the copied .js files ES modules again.
+    await copyFile(join(ROOT, 'package.json'), join(copy, 'package.json'));
+    await symlink(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
+    log(`measuring a frozen copy of the build in ${copy}`);
+    const child = spawn(process.execPath, [join(copy, 'dist', 'bench', 'index.js')], {
+      stdio: 'inherit',
+      env: { ...process.env, [SOURCE_ENV]: ROOT },
+    });
+    const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
+    if (signal) log(`the bench ended on ${signal}`);
+    return code ?? 1;
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+}
+
+if (process.env[SOURCE_ENV]) await main();
+else process.exitCode = await runFrozen();
