@@ -188,7 +188,9 @@ export class BuyerProcess {
   /** Closes every connection once the run is over. */
   async close(): Promise<void> {
     for (const socket of this.warm.splice(0)) socket.destroy();
-    await Promise.all(this.clients.map((client) => client.close()));
+    // A stop may have destroyed a client already (cutting its in-flight
+    // requests); closing it again rejects, and there is nothing left to close.
+    await Promise.all(this.clients.map((client) => (client.destroyed ? undefined : client.close().catch(() => undefined))));
   }
 
   private pump(): void {
