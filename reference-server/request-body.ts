@@ -12,15 +12,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
 export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   const declaredLength = Number(request.headers['content-length']);
   if (declaredLength > MAX_BODY_BYTES) throw tooLarge();
-
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readText(request);
   if (text.trim() === '') return undefined;
 
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -34,6 +26,45 @@ export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   } catch (error) {
     throw new BadInputError(`the body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The body as text, read with plain 'data'/'end' listeners: a purchase body
+ * is one small chunk, and an async iterator per request costs more than the
+ * rest of the parsing (seen in a CPU profile under load).
+ */
+function readText(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_BODY_BYTES) {
+        cleanup();
+        // Stop reading; the error handler answers 413 and closes the connection.
+        request.pause();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+    };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+  });
 }
 
 function tooLarge(): BodyTooLargeError {
