@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
-import { describeMachine, machineLine } from './machine.js';
+import { describeMachine, loadAverage1m, machineLine } from './machine.js';
 import { measureAttackRss, startTrivialEndpoint, type RssRun } from './rss.js';
 import {
   benchDatabase,
@@ -45,6 +45,8 @@ const PROVE_RUNS = 3;
 const PROVE_SCENARIO = 'buyers = 10 × stock';
 const RSS_BUYERS = [100_000, 1_000_000];
 const RSS_CONCURRENCY = 256;
+/** What the load average looks like when nothing but the bench runs (server, load, database: about three busy processes). */
+const BENCH_ALONE_LOAD = '2-3';
 
 interface ChildRun {
   code: number | null;
@@ -59,6 +61,8 @@ interface ProveFigures {
   /** Median over the runs of the scenario's attack + verify seconds. */
   attack_plus_verify_s: number | null;
   wall_s: number | null;
+  /** The machine's 1-minute load average when the runs ended. */
+  load_average_1m: number;
   error?: string;
 }
 
@@ -68,6 +72,8 @@ interface GatheredBench {
   /** Its stdout, kept when it prints no JSON line (or failed). */
   stdout?: string;
   wall_s: number;
+  /** The machine's 1-minute load average when it ended. */
+  load_average_1m: number;
   error?: string;
 }
 
@@ -208,7 +214,7 @@ function exitError(run: ChildRun): string | undefined {
 async function gather(script: string, timeoutMs: number): Promise<GatheredBench> {
   const run = await runNode([script], timeoutMs);
   const json = lastJsonLine(run.stdout);
-  const gathered: GatheredBench = { json, wall_s: run.wall_s };
+  const gathered: GatheredBench = { json, wall_s: run.wall_s, load_average_1m: loadAverage1m() };
   if (!json || run.code !== 0) gathered.stdout = run.stdout;
   const error = exitError(run);
   if (error) gathered.error = error;
@@ -242,6 +248,7 @@ async function gatherProve(): Promise<ProveFigures> {
     runs,
     attack_plus_verify_s: sums.length ? median(sums) : null,
     wall_s: median(runs.map((run) => run.wall_s)),
+    load_average_1m: loadAverage1m(),
   };
   if (error) figures.error = error;
   return figures;
@@ -344,7 +351,8 @@ function render(
   const table = new Table({ head: THROUGHPUT_HEAD, style: { head: [], border: [] } });
   table.push(...throughputCells(rows));
   const section = (title: string) => table.push([{ colSpan: width, content: title }]);
-  const figure = (name: string, value: string) => table.push([{ colSpan: 3, content: name }, { colSpan: width - 3, content: value }]);
+  const figure = (name: string, value: string, load?: number) =>
+    table.push([{ colSpan: 3, content: name }, { colSpan: width - 3, content: load === undefined ? value : `${value}; load 1m ${load.toFixed(1)}` }]);
 
   section('other figures');
   const proveValue =
@@ -353,19 +361,24 @@ function render(
       : `attack + verify ${prove.attack_plus_verify_s.toFixed(3)} s (median of ${prove.runs.length}: ${prove.runs
           .map((run) => `${run.attack_s?.toFixed(3)} + ${run.verify_s?.toFixed(3)}`)
           .join(', ')}); whole command ${prove.wall_s?.toFixed(2)} s`;
-  figure('prove, SQLite 1000/100', proveValue);
+  figure('prove, SQLite 1000/100', proveValue, prove.load_average_1m);
   const v = verify.json;
   figure(
     'bench:verify',
     v ? `${Number(v.operations).toLocaleString('en-US')} operations in ${Number(v.seconds).toFixed(2)} s, peak RSS ${Math.round(Number(v.peak_rss_mb))} MB, verdict ${String(v.verdict)}` : `not measured${verify.error ? `: ${verify.error}` : ''}`,
+    verify.load_average_1m,
   );
-  if (attack) figure('bench:attack', [...attackLines(attack), ...(attack.error ? [`error: ${attack.error}`] : [])].join('\n') || 'no figures printed');
-  else figure('bench:attack', 'absent (dist/bench/attack.js not built)');
+  if (attack) {
+    figure('bench:attack', [...attackLines(attack), ...(attack.error ? [`error: ${attack.error}`] : [])].join('\n') || 'no figures printed', attack.load_average_1m);
+  } else {
+    figure('bench:attack', 'absent (dist/bench/attack.js not built)');
+  }
   for (const run of rss) {
     figure(
       `attack RSS, ${run.buyers.toLocaleString('en-US')}`,
       `coordinator ${run.coordinator_peak_mb ?? '?'} MB, buyer processes ${run.children_peak_mb.join(' / ') || '?'} MB; ` +
         `${fmtRate(run.requests_per_second ?? 0)} req/s, ${run.wall_s.toFixed(1)} s${run.partial ? ' (stopped at deadline)' : ''}${run.error ? `; ${run.error}` : ''}`,
+      run.load_average_1m,
     );
   }
   section('targets (issue 5)');
@@ -373,7 +386,8 @@ function render(
     const verdict = target.met === null ? 'not measured' : target.met ? 'met' : 'MISSED';
     figure(target.name, `${target.value}  [${target.target}: ${verdict}]`);
   }
-  return `${machine}\n${table.toString()}`;
+  const note = `load 1m: the machine's 1-minute load average after each measurement; the bench alone keeps it near ${BENCH_ALONE_LOAD}, more means other work shared the cores`;
+  return `${machine}\n${table.toString()}\n${note}`;
 }
 
 /** The commit measured, and the files that differed from it when the build was copied. */

@@ -30,6 +30,16 @@ export function describeMachine(databases: Record<string, string> = {}): Machine
   };
 }
 
+/**
+ * The 1-minute load average now. On a shared machine it is the cheapest
+ * witness that something else was running: the bench alone keeps it near 2-3
+ * while it measures (server, load generator, database); well above that, the
+ * figures next to it shared the cores.
+ */
+export function loadAverage1m(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
+}
+
 /** One line for the top of the table. */
 export function machineLine(machine: MachineDescription): string {
   const databases = Object.values(machine.databases).join(', ');

@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAverage1m } from './machine.js';
 
 export interface RssRun {
   buyers: number;
@@ -31,6 +32,8 @@ export interface RssRun {
   wall_s: number;
   /** True when the run was stopped at its deadline. */
   partial: boolean;
+  /** The machine's 1-minute load average when it ended. */
+  load_average_1m: number;
   /** When something went wrong: what, in one line. */
   error?: string;
 }
@@ -160,6 +163,7 @@ export async function measureAttackRss(options: {
     completed: null,
     wall_s: wallS,
     partial,
+    load_average_1m: loadAverage1m(),
   };
   try {
     const summary = JSON.parse(stdout) as { requests_per_second: number; duration_s: number; completed: number };

@@ -21,7 +21,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
@@ -31,6 +31,7 @@ import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { prepareStore, readInventory, resetStock } from '../adapters/store.js';
 import { startServer, type RunningServer } from '../reference-server/launcher.js';
 import { startAttack } from '../src/attack/coordinator.js';
+import { loadAverage1m } from './machine.js';
 
 export type SafeStrategy = Exclude<StrategyName, 'unsafe'>;
 export const SAFE_STRATEGIES: readonly SafeStrategy[] = ['lock', 'atomic', 'optimistic'];
@@ -179,7 +180,7 @@ export async function benchDatabase(target: DatabaseTarget, options: ThroughputO
           options.log(`  ${target.name} ${strategy} c=${concurrency} http:  ${describe(http)}`);
 
           rows.push({
-            load_average_1m: Math.round(loadavg()[0]! * 100) / 100,
+            load_average_1m: loadAverage1m(),
             database: target.name,
             strategy,
             concurrency,
@@ -398,6 +399,7 @@ export function throughputCells(rows: ThroughputRow[]): string[][] {
     ms(row.limit, 'p99'),
     row.ratio.toFixed(2),
     describeCheck(row),
+    row.load_average_1m.toFixed(1),
   ]);
 }
 
@@ -413,6 +415,7 @@ export const THROUGHPUT_HEAD = [
   'p99 ms',
   'server/limit',
   'sold, of stock',
+  'load 1m',
 ];
 
 async function main(): Promise<void> {
