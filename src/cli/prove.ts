@@ -16,9 +16,9 @@ interface ProveFlags {
   json?: boolean;
 }
 
-/** `--db all`: SQLite always, plus each server database whose URL variable is set. */
-export function configuredDatabases(env: NodeJS.ProcessEnv = process.env): string[] {
-  return ['', env.FLASHSALE_PG_URL ?? '', env.FLASHSALE_MYSQL_URL ?? ''].filter((url, index) => index === 0 || url !== '');
+/** The server databases `--db all` adds to SQLite: those whose URL variable is set. */
+function serverDatabasesFromEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [env.FLASHSALE_PG_URL, env.FLASHSALE_MYSQL_URL].filter((url): url is string => !!url);
 }
 
 export function proveCommand(finish: (result: CommandResult) => void): Command {
@@ -33,12 +33,10 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
     .addOption(new Option('--timeout <duration>', 'longest wait for one answer').argParser(duration(1)).default(5000, '5s'))
     .option('--json', 'print the whole proof, witnesses included, as JSON on stdout')
     .action(async (flags: ProveFlags) => {
-      const databases = flags.db === 'all' ? configuredDatabases() : flags.db ? [flags.db] : [''];
       const report = await prove(
         {
-          // '' stands for the temporary SQLite file prove makes itself.
-          databases: databases.filter((url) => url !== ''),
-          includeTemporarySqlite: databases.includes(''),
+          databases: flags.db === 'all' ? serverDatabasesFromEnvironment() : flags.db ? [flags.db] : [],
+          includeTemporarySqlite: !flags.db || flags.db === 'all',
           strategy: flags.strategy,
           stock: flags.stock,
           buyers: flags.buyers ?? flags.stock * 10,

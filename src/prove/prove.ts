@@ -81,12 +81,17 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   for (const url of options.databases) parseDatabaseUrl(url);
   if (options.stock < 1) throw new ConfigError('--stock must be at least 1 to prove anything');
   const workDir = await mkdtemp(join(tmpdir(), 'flashsale-prove-'));
-  const databases = [...(options.includeTemporarySqlite ? [`sqlite:${join(workDir, 'flashsale.db')}`] : []), ...options.databases];
-  if (databases.length === 0) throw new ConfigError('no database to prove on');
+  // The temporary file is named for what it is; every other database by its (masked) URL.
+  const targets: Array<{ url: string; name?: string }> = [
+    ...(options.includeTemporarySqlite ? [{ url: `sqlite:${join(workDir, 'flashsale.db')}`, name: 'sqlite (temporary file)' }] : []),
+    ...options.databases.map((url) => ({ url })),
+  ];
+  if (targets.length === 0) throw new ConfigError('no database to prove on');
   const results: ScenarioResult[] = [];
-  for (const url of databases) {
+  for (const target of targets) {
     for (const [index, scenario] of scenarios(options).entries()) {
-      const result = await runScenario(url, `${PROVE_SKU_PREFIX}${index + 1}`, scenario, join(workDir, `${safeName(url)}-${index + 1}.jsonl`), options);
+      const history = join(workDir, `${parseDatabaseUrl(target.url).dialect}-${index + 1}.jsonl`);
+      const result = await runScenario(target, `${PROVE_SKU_PREFIX}${index + 1}`, scenario, history, options);
       results.push(result);
       hooks.onResult?.(result);
     }
@@ -96,9 +101,15 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   return { status, strategy: options.strategy, results, workDir };
 }
 
-async function runScenario(url: string, sku: string, scenario: Scenario, history: string, options: ProveOptions): Promise<ScenarioResult> {
+async function runScenario(
+  { url, name }: { url: string; name?: string },
+  sku: string,
+  scenario: Scenario,
+  history: string,
+  options: ProveOptions,
+): Promise<ScenarioResult> {
   const adapter = await openAdapter({ url });
-  const label = url.startsWith('sqlite:') && url.includes('flashsale-prove-') ? 'sqlite (temporary file)' : adapter.label;
+  const label = name ?? adapter.label;
   try {
     await prepareStore(adapter, { sku, itemName: 'flashsale prove', stock: options.stock });
     await resetStock(adapter, sku, options.stock);
@@ -161,8 +172,4 @@ async function attackAndVerify(names: Pick<ScenarioResult, 'database' | 'databas
     history,
     verdict,
   };
-}
-
-function safeName(url: string): string {
-  return parseDatabaseUrl(url).dialect;
 }
