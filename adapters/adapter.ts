@@ -37,6 +37,17 @@ export interface NewPurchase {
 }
 
 /** A ledger row as read back. */
+/**
+ * The ledger columns an audit reasons with. Reading only these (no sku, buyer
+ * or time text) halves what half a million rows cost to read.
+ */
+export interface AuditRow {
+  id: number;
+  requestId: string;
+  quantity: number;
+  stockAfter: number;
+}
+
 export interface PurchaseRow extends NewPurchase {
   id: number;
   /** ISO-8601 time the row was written. */
@@ -84,6 +95,8 @@ export interface Session {
   inventory(sku: string): Promise<Inventory | undefined>;
   /** Every ledger row of an item, oldest first. */
   purchases(sku: string): Promise<PurchaseRow[]>;
+  /** Every ledger row of an item, oldest first, with only the columns `verify` audits. */
+  auditLedger(sku: string): Promise<AuditRow[]>;
   /**
    * Runs SQL the user wrote for their own schema (`verify --stock-sql`,
    * `--ledger-sql`) and returns its rows keyed by column name.

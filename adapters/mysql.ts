@@ -6,7 +6,7 @@ import {
   FlashsaleError,
   LockTimeoutError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
@@ -57,6 +57,7 @@ const SQL = {
                      i.updated_at AS last_updated
               FROM inventory i WHERE i.sku = ?`,
   purchases: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = ? ORDER BY id',
+  auditLedger: 'SELECT id, request_id, quantity, stock_after FROM purchases WHERE sku = ? ORDER BY id',
 } as const;
 
 
@@ -172,6 +173,10 @@ class MysqlSession implements Session {
   }
   async purchases(sku: string): Promise<PurchaseRow[]> {
     return (await this.execute<Array<PurchaseRecord & RowDataPacket>>(SQL.purchases, [sku])).map(toPurchaseRow);
+  }
+  async auditLedger(sku: string): Promise<AuditRow[]> {
+    const rows = await this.execute<Array<{ id: number | string; request_id: string; quantity: number; stock_after: number } & RowDataPacket>>(SQL.auditLedger, [sku]);
+    return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, quantity: row.quantity, stockAfter: row.stock_after }));
   }
   async select(sql: string): Promise<Array<Record<string, unknown>>> {
     try {

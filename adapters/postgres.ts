@@ -5,7 +5,7 @@ import {
   FlashsaleError,
   LockTimeoutError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
@@ -76,6 +76,10 @@ const SQL = {
   purchases: {
     name: 'fs_purchases',
     text: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = $1 ORDER BY id',
+  },
+  auditLedger: {
+    name: 'fs_audit_ledger',
+    text: 'SELECT id, request_id, quantity, stock_after FROM purchases WHERE sku = $1 ORDER BY id',
   },
 } as const;
 
@@ -161,6 +165,11 @@ class PostgresSession implements Session {
   }
   async purchases(sku: string): Promise<PurchaseRow[]> {
     return (await this.query<PurchaseRecord>(SQL.purchases, [sku])).rows.map(toPurchaseRow);
+  }
+  async auditLedger(sku: string): Promise<AuditRow[]> {
+    const rows = (await this.query<{ id: string; request_id: string; quantity: number; stock_after: number }>(SQL.auditLedger, [sku])).rows;
+    // BIGSERIAL ids arrive as strings.
+    return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, quantity: row.quantity, stockAfter: row.stock_after }));
   }
   async select(sql: string): Promise<Array<Record<string, unknown>>> {
     return (await this.query<Record<string, unknown>>({ text: sql })).rows;

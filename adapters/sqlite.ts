@@ -7,7 +7,7 @@ import {
   FlashsaleError,
   LockTimeoutError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 
 // The few better-sqlite3 methods this adapter uses, so the rest of the code
@@ -16,6 +16,8 @@ interface Statement {
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  /** Rows as arrays of column values rather than objects keyed by column name. */
+  raw(toggle: boolean): Statement;
 }
 interface SqliteDatabase {
   prepare(sql: string): Statement;
@@ -66,6 +68,7 @@ const SQL = {
                      i.updated_at AS last_updated
               FROM inventory i WHERE i.sku = ?`,
   purchases: `SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE sku = ? ORDER BY id`,
+  auditLedger: `SELECT id, request_id, quantity, stock_after FROM purchases WHERE sku = ? ORDER BY id`,
 } as const;
 
 
@@ -166,6 +169,13 @@ class SqliteSession implements Session {
   }
   purchases(sku: string): Promise<PurchaseRow[]> {
     return this.run(() => (this.statement(SQL.purchases).all(sku) as PurchaseRecord[]).map(toPurchaseRow));
+  }
+  auditLedger(sku: string): Promise<AuditRow[]> {
+    // Arrays, not objects keyed by column: better-sqlite3 builds them faster.
+    return this.run(() => {
+      const rows = this.statement(SQL.auditLedger).raw(true).all(sku) as Array<[number, string, number, number]>;
+      return rows.map(([id, requestId, quantity, stockAfter]) => ({ id, requestId, quantity, stockAfter }));
+    });
   }
   select(sql: string): Promise<Array<Record<string, unknown>>> {
     return this.run(() => this.db.prepare(sql).all() as Array<Record<string, unknown>>);

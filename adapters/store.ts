@@ -1,5 +1,5 @@
 import { UnknownSkuError } from '../src/errors.js';
-import type { Adapter, Inventory, PurchaseRow } from './adapter.js';
+import type { Adapter, AuditRow, Inventory, PurchaseRow } from './adapter.js';
 import { withSession, withTransaction } from './transaction.js';
 
 /** The item a server or a reset starts from. */
@@ -42,6 +42,11 @@ export async function readInventory(adapter: Adapter, sku: string): Promise<Inve
   const inventory = await withSession(adapter, (session) => session.inventory(sku));
   if (!inventory) throw new UnknownSkuError(`unknown sku ${JSON.stringify(sku)}`);
   return inventory;
+}
+
+/** Every ledger row of the item, oldest first, with only the columns an audit needs. */
+export function readAuditLedger(adapter: Adapter, sku: string): Promise<AuditRow[]> {
+  return withSession(adapter, (session) => session.auditLedger(sku));
 }
 
 /** Every ledger row of the item, oldest first. */

@@ -1,6 +1,6 @@
 import type { Adapter } from '../../adapters/adapter.js';
 import { openAdapter } from '../../adapters/open.js';
-import { readInventory, readLedger } from '../../adapters/store.js';
+import { readAuditLedger, readInventory } from '../../adapters/store.js';
 import { withSession } from '../../adapters/transaction.js';
 import { ConfigError, FlashsaleError } from '../errors.js';
 import type { FinalState, LedgerEntry } from './db-audit.js';
@@ -34,7 +34,7 @@ export async function readFinalState(source: FinalStateSource): Promise<ReadStat
 
 async function readReference(adapter: Adapter, sku: string): Promise<ReadState> {
   const inventory = await readInventory(adapter, sku);
-  const ledger: LedgerEntry[] = await readLedger(adapter, sku);
+  const ledger: LedgerEntry[] = await readAuditLedger(adapter, sku);
   return {
     state: { finalStock: inventory.current_stock, ledger, columns: { requestId: true, stockAfter: true }, source: `${adapter.label} sku ${sku}` },
     initialStock: inventory.initial_stock,
