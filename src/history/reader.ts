@@ -42,11 +42,27 @@ export async function* readHistory(path: string): AsyncGenerator<HistoryRecord> 
   for await (const batch of readHistoryBatches(path)) yield* batch;
 }
 
-/** The records of a history file, one array per read chunk (about 1 MiB of lines). */
-export async function* readHistoryBatches(path: string): AsyncGenerator<HistoryRecord[]> {
-  let lineNumber = 0;
+/**
+ * A slice of a history file for one of several parallel readers: it starts
+ * at the first byte of a line after the meta line and ends just after a
+ * newline (or at the end of the file), so no line is split between slices.
+ */
+export interface HistoryRange {
+  /** First byte. */
+  start: number;
+  /** One past the last byte. */
+  end: number;
+}
+
+/**
+ * The records of a history file, one array per read chunk (about 1 MiB of
+ * lines). Given a range, only the op lines in it, numbered as if the range
+ * began at line 2: the caller, which knows the lines before it, renumbers.
+ */
+export async function* readHistoryBatches(path: string, range?: HistoryRange): AsyncGenerator<HistoryRecord[]> {
+  let lineNumber = range ? 1 : 0;
   let rest = '';
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20, ...(range && { start: range.start, end: range.end - 1 }) });
   try {
     for await (const chunk of stream as AsyncIterable<string>) {
       const text = rest + chunk;
@@ -88,7 +104,6 @@ export async function* readHistoryBatches(path: string): AsyncGenerator<HistoryR
  * right should not cost a million strings.
  */
 export function parseHistoryLine(line: string, path: string, lineNumber: number): HistoryRecord {
-  const first = lineNumber === 1;
   const where = new Where(path, lineNumber);
   let value: unknown;
   try {
@@ -98,7 +113,7 @@ export function parseHistoryLine(line: string, path: string, lineNumber: number)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HistoryFormatError(`${where}: not a JSON object`);
   const record = value as Record<string, unknown>;
-  if (first) {
+  if (lineNumber === 1) {
     if (record.kind !== 'meta') throw new HistoryFormatError(`${where}: the first line must be the meta line ({"kind":"meta",…}): not a flashsale history`);
     return parseMeta(record, line, where);
   }

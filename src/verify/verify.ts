@@ -1,8 +1,8 @@
 import { ConfigError } from '../errors.js';
 import { databaseChecks, errorBudget, type FinalState } from './db-audit.js';
-import { readFinalState } from './final-state.js';
+import { readFinalState, type ReadState } from './final-state.js';
 import { httpChecks, type HistoryFacts } from './http-checks.js';
-import { loadHistories } from './load-history.js';
+import { loadHistories, type LoadedHistory } from './load-history.js';
 import type { Operation } from './operation.js';
 import type { CheckResult, Verdict } from './verdict.js';
 
@@ -23,10 +23,22 @@ export interface VerifyOptions {
 /** Reads the history and the database, runs every check, returns the verdict. */
 export async function verify(options: VerifyOptions): Promise<Verdict> {
   if (!options.db && (options.stockSql || options.ledgerSql)) throw new ConfigError('--stock-sql and --ledger-sql need --db to run against');
-  const history = await loadHistories(options.histories);
-  const read = options.db
-    ? await readFinalState({ db: options.db, sku: options.sku, stockSql: options.stockSql, ledgerSql: options.ledgerSql })
-    : undefined;
+  // The database is read while worker threads parse a large history: on
+  // SQLite that read holds this thread, which has nothing else to do then.
+  let reading: Promise<ReadState | undefined> | undefined;
+  const readDatabase = () =>
+    (reading ??= options.db
+      ? readFinalState({ db: options.db, sku: options.sku, stockSql: options.stockSql, ledgerSql: options.ledgerSql })
+      : Promise.resolve(undefined));
+  let history: LoadedHistory;
+  try {
+    history = await loadHistories(options.histories, { onParsing: () => void readDatabase().catch(() => undefined) });
+  } catch (error) {
+    // A broken history is the first thing to fix, whatever the database says.
+    void reading?.catch(() => undefined);
+    throw error;
+  }
+  const read = await readDatabase();
   const initialStock = options.initialStock ?? read?.initialStock;
   return judge(history.ops, { initialStock, state: read?.state, realtime: history.realtime, maxErrors: options.maxErrors });
 }

@@ -1,0 +1,124 @@
+import { OUTCOME_TYPE, OUTCOMES, type OpRecord } from '../history/types.js';
+import type { Operation } from './operation.js';
+
+/**
+ * Operations as a handful of typed arrays and one string: the form in which
+ * a parsing worker hands its slice of a history to the main thread. Typed
+ * arrays move between threads without a copy, and one long string with its
+ * cut points costs far less to pass than a million small objects, which the
+ * structured clone would rebuild one by one.
+ */
+export interface OpColumns {
+  count: number;
+  /** Index into OUTCOMES. */
+  outcome: Uint8Array;
+  process: Uint32Array;
+  /** Nanoseconds after the run's base time, as Operation has them. */
+  invoke: Float64Array;
+  complete: Float64Array;
+  /** -1 for null. */
+  status: Int32Array;
+  /** -1 for null. */
+  remaining: Float64Array;
+  /** Every op's buyer then request id, end to end. */
+  text: string;
+  /** Where each of those strings ends in `text`: two per op. */
+  ends: Uint32Array;
+  /** The ops whose `error` is not null, by index: few in a healthy run. */
+  errors: Array<[number, string]>;
+}
+
+/** Collects op records into columns, times made relative to `base` (hrtime ns). */
+export class OpPacker {
+  private readonly outcome: number[] = [];
+  private readonly process: number[] = [];
+  private readonly invoke: number[] = [];
+  private readonly complete: number[] = [];
+  private readonly status: number[] = [];
+  private readonly remaining: number[] = [];
+  private readonly strings: string[] = [];
+  private readonly ends: number[] = [];
+  private readonly errors: Array<[number, string]> = [];
+  private length = 0;
+
+  constructor(private readonly base: bigint) {}
+
+  add(op: OpRecord): void {
+    if (op.error !== null) this.errors.push([this.outcome.length, op.error]);
+    this.outcome.push(OUTCOMES.indexOf(op.outcome));
+    this.process.push(op.process);
+    this.invoke.push(Number(op.t_inv - this.base));
+    this.complete.push(Number(op.t_cmp - this.base));
+    this.status.push(op.status ?? -1);
+    this.remaining.push(op.remaining ?? -1);
+    this.strings.push(op.buyer, op.request_id);
+    this.length += op.buyer.length;
+    this.ends.push(this.length);
+    this.length += op.request_id.length;
+    this.ends.push(this.length);
+  }
+
+  finish(): OpColumns {
+    return {
+      count: this.outcome.length,
+      outcome: Uint8Array.from(this.outcome),
+      process: Uint32Array.from(this.process),
+      invoke: Float64Array.from(this.invoke),
+      complete: Float64Array.from(this.complete),
+      status: Int32Array.from(this.status),
+      remaining: Float64Array.from(this.remaining),
+      text: this.strings.join(''),
+      ends: Uint32Array.from(this.ends),
+      errors: this.errors,
+    };
+  }
+}
+
+/** The buffers a postMessage can hand over instead of copying. */
+export function transferables(columns: OpColumns): ArrayBuffer[] {
+  const { outcome, process, invoke, complete, status, remaining, ends } = columns;
+  return [outcome, process, invoke, complete, status, remaining, ends].map((array) => array.buffer as ArrayBuffer);
+}
+
+/** Where unpacked operations come from, for their witnesses. */
+export interface ColumnsOrigin {
+  /** The history file's name. */
+  file: string;
+  /** The line of the first op in the columns. */
+  firstLine: number;
+  /** Units each request asked for (the meta line's quantity). */
+  quantity: number;
+}
+
+/** Appends the columns' operations to `ops`, in order; `each` sees every one (shard checks). */
+export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operation[], each?: (op: Operation) => void): void {
+  const { outcome: outcomes, process, invoke, complete, status, remaining, text, ends } = columns;
+  const errors = new Map(columns.errors);
+  const { file, firstLine, quantity } = origin;
+  let from = 0;
+  for (let i = 0; i < columns.count; i++) {
+    const outcome = OUTCOMES[outcomes[i]!]!;
+    const buyerEnd = ends[2 * i]!;
+    const requestEnd = ends[2 * i + 1]!;
+    // The same fields in the same order as the sequential loader builds, so
+    // every Operation shares one shape and the checks' loops stay fast.
+    const op: Operation = {
+      type: OUTCOME_TYPE[outcome],
+      outcome,
+      invoke: invoke[i]!,
+      complete: complete[i]!,
+      remaining: remaining[i]! < 0 ? null : remaining[i]!,
+      quantity,
+      requestId: text.slice(buyerEnd, requestEnd),
+      buyer: text.slice(from, buyerEnd),
+      process: process[i]!,
+      status: status[i]! < 0 ? null : status[i]!,
+      error: errors.get(i) ?? null,
+      file,
+      line: firstLine + i,
+    };
+    from = requestEnd;
+    each?.(op);
+    ops.push(op);
+  }
+}
