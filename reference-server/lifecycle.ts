@@ -4,6 +4,14 @@ import { ConfigError, PortInUseError } from '../src/errors.js';
 /** How long in-flight purchases get to finish after a shutdown signal. */
 export const GRACE_PERIOD_MS = 10_000;
 
+/**
+ * Connections the kernel may hold for us before we accept them. A stampede
+ * opens a thousand at once; with Node's default of 511, a server busy for a
+ * moment lets the queue overflow, and each dropped handshake costs its buyer
+ * a one-second SYN retransmission. The kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Listens and resolves with the bound port; a taken port is a one-line PortInUseError. */
 export function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -21,7 +29,7 @@ export function listen(server: Server, port: number, host: string): Promise<numb
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen(port, host);
+    server.listen({ port, host, backlog: LISTEN_BACKLOG });
   });
 }
 
