@@ -48,6 +48,12 @@ export interface AuditRow {
   stockAfter: number;
 }
 
+/** A sale just written: its ledger row's id and the stock it left. */
+export interface Sale {
+  purchaseId: number;
+  stockAfter: number;
+}
+
 export interface PurchaseRow extends NewPurchase {
   id: number;
   /** ISO-8601 time the row was written. */
@@ -84,6 +90,19 @@ export interface Session {
   decrementIfAvailable(sku: string, quantity: number): Promise<number | undefined>;
   /** Appends a ledger row; throws DuplicateRequestError when the request id already has one. */
   insertPurchase(purchase: NewPurchase): Promise<number>;
+  /**
+   * The writes of a sale decided under the row lock: sets the stock to
+   * `sale.stockAfter` and appends the ledger row; returns the purchase id.
+   * One statement where the database allows (PostgreSQL), so the lock is held
+   * for one round trip less. Throws DuplicateRequestError like insertPurchase.
+   */
+  writeSale(sale: NewPurchase): Promise<number>;
+  /**
+   * Decrements by `sale.quantity` only if that much is left and appends the
+   * ledger row with the stock left, in one statement where the database
+   * allows; undefined (and nothing written) when too little was left.
+   */
+  sellIfAvailable(sale: Omit<NewPurchase, 'stockAfter'>): Promise<Sale | undefined>;
   /** The ledger row written for a request id, if any. */
   findPurchase(requestId: string): Promise<PurchaseRow | undefined>;
 

@@ -6,7 +6,7 @@ import {
   FlashsaleError,
   LockTimeoutError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
@@ -146,6 +146,16 @@ class MysqlSession implements Session {
   async insertPurchase(purchase: NewPurchase): Promise<number> {
     const { sku, buyerId, quantity, requestId, stockAfter } = purchase;
     return (await this.execute<ResultSetHeader>(SQL.insertPurchase, [sku, buyerId, quantity, requestId, stockAfter])).insertId;
+  }
+  // MySQL has no data-modifying WITH: the same statements as apart.
+  async writeSale(sale: NewPurchase): Promise<number> {
+    await this.writeStock(sale.sku, sale.stockAfter);
+    return this.insertPurchase(sale);
+  }
+  async sellIfAvailable(sale: Omit<NewPurchase, 'stockAfter'>): Promise<Sale | undefined> {
+    const stockAfter = await this.decrementIfAvailable(sale.sku, sale.quantity);
+    if (stockAfter === undefined) return undefined;
+    return { purchaseId: await this.insertPurchase({ ...sale, stockAfter }), stockAfter };
   }
   async findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
     const record = (await this.execute<Array<PurchaseRecord & RowDataPacket>>(SQL.findPurchase, [requestId]))[0];

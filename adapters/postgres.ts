@@ -5,7 +5,7 @@ import {
   FlashsaleError,
   LockTimeoutError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
@@ -52,6 +52,21 @@ const SQL = {
   insertPurchase: {
     name: 'fs_insert_purchase',
     text: 'INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+  },
+  // Data-modifying WITH runs its UPDATE exactly once, whatever the INSERT
+  // reads of it; a UNIQUE violation in the INSERT undoes both.
+  writeSale: {
+    name: 'fs_write_sale',
+    text: `WITH stock AS (UPDATE inventory SET stock = $5, version = version + 1, updated_at = now() WHERE sku = $1)
+           INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+  },
+  sellIfAvailable: {
+    name: 'fs_sell_if_available',
+    text: `WITH sold AS (
+             UPDATE inventory SET stock = stock - $3, version = version + 1, updated_at = now()
+             WHERE sku = $1 AND stock >= $3 RETURNING stock)
+           INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after)
+           SELECT $1, $2, $3, $4, stock FROM sold RETURNING id, stock_after`,
   },
   findPurchase: {
     name: 'fs_find_purchase',
@@ -147,6 +162,15 @@ class PostgresSession implements Session {
     const { sku, buyerId, quantity, requestId, stockAfter } = purchase;
     const result = await this.query<{ id: string }>(SQL.insertPurchase, [sku, buyerId, quantity, requestId, stockAfter]);
     return Number(result.rows[0]!.id);
+  }
+  async writeSale(sale: NewPurchase): Promise<number> {
+    const { sku, buyerId, quantity, requestId, stockAfter } = sale;
+    return Number((await this.query<{ id: string }>(SQL.writeSale, [sku, buyerId, quantity, requestId, stockAfter])).rows[0]!.id);
+  }
+  async sellIfAvailable(sale: Omit<NewPurchase, 'stockAfter'>): Promise<Sale | undefined> {
+    const { sku, buyerId, quantity, requestId } = sale;
+    const row = (await this.query<{ id: string; stock_after: number }>(SQL.sellIfAvailable, [sku, buyerId, quantity, requestId])).rows[0];
+    return row && { purchaseId: Number(row.id), stockAfter: row.stock_after };
   }
   async findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
     const record = (await this.query<PurchaseRecord>(SQL.findPurchase, [requestId])).rows[0];

@@ -1,7 +1,7 @@
 import { UnknownSkuError } from '../../src/errors.js';
 import type { Adapter } from '../adapter.js';
 import { withTransaction } from '../transaction.js';
-import { recordSale, soldOutUnlessReplayed, type PurchaseOutcome, type PurchaseRequest } from './purchase.js';
+import { sold, soldOutUnlessReplayed, type PurchaseOutcome, type PurchaseRequest } from './purchase.js';
 
 /**
  * One conditional UPDATE (`stock = stock - q WHERE stock >= q`) does check and
@@ -10,8 +10,8 @@ import { recordSale, soldOutUnlessReplayed, type PurchaseOutcome, type PurchaseR
  */
 export function atomicStrategy(adapter: Adapter, request: PurchaseRequest): Promise<PurchaseOutcome> {
   return withTransaction(adapter, async (session) => {
-    const stockAfter = await session.decrementIfAvailable(request.sku, request.quantity);
-    if (stockAfter !== undefined) return recordSale(session, request, stockAfter);
+    const sale = await session.sellIfAvailable(request);
+    if (sale) return sold(request, sale);
     const row = await session.readStock(request.sku);
     if (!row) throw new UnknownSkuError(`unknown sku ${JSON.stringify(request.sku)}`);
     return soldOutUnlessReplayed(session, request, row.stock);

@@ -1,7 +1,7 @@
 import { UnknownSkuError } from '../../src/errors.js';
 import type { Adapter } from '../adapter.js';
 import { withTransaction } from '../transaction.js';
-import { recordSale, soldOutUnlessReplayed, type PurchaseOutcome, type PurchaseRequest } from './purchase.js';
+import { sold, soldOutUnlessReplayed, type PurchaseOutcome, type PurchaseRequest } from './purchase.js';
 
 /**
  * Pessimistic: take the item's row lock first, then check, decrement and
@@ -14,7 +14,7 @@ export function lockStrategy(adapter: Adapter, request: PurchaseRequest): Promis
     if (!row) throw new UnknownSkuError(`unknown sku ${JSON.stringify(request.sku)}`);
     if (row.stock < request.quantity) return soldOutUnlessReplayed(session, request, row.stock);
     const stockAfter = row.stock - request.quantity;
-    await session.writeStock(request.sku, stockAfter);
-    return recordSale(session, request, stockAfter);
+    const purchaseId = await session.writeSale({ ...request, stockAfter });
+    return sold(request, { purchaseId, stockAfter });
   });
 }

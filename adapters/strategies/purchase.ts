@@ -1,5 +1,5 @@
 import { IdempotencyConflictError } from '../../src/errors.js';
-import type { PurchaseRow, Session } from '../adapter.js';
+import type { PurchaseRow, Sale, Session } from '../adapter.js';
 
 /** One buyer's request to buy, already validated. */
 export interface PurchaseRequest {
@@ -58,5 +58,10 @@ export async function soldOutUnlessReplayed(
 /** Records the sale of `request` that leaves `stockAfter` units, in the caller's transaction. */
 export async function recordSale(session: Session, request: PurchaseRequest, stockAfter: number): Promise<Bought> {
   const purchaseId = await session.insertPurchase({ ...request, stockAfter });
-  return { kind: 'bought', purchaseId, remaining: stockAfter, requestId: request.requestId, replayed: false };
+  return sold(request, { purchaseId, stockAfter });
+}
+
+/** The answer to a sale just written. */
+export function sold(request: PurchaseRequest, sale: Sale): Bought {
+  return { kind: 'bought', purchaseId: sale.purchaseId, remaining: sale.stockAfter, requestId: request.requestId, replayed: false };
 }
