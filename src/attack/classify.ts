@@ -171,9 +171,14 @@ function readPurchaseId(json: LazyJson, rules: ClassifyRules): string | null {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
 }
 
+/** Dotted paths already split: a run reads the same one or two for every answer. */
+const SPLIT_PATHS = new Map<string, readonly string[]>();
+
 function pick(value: unknown, path: string): unknown {
+  let keys = SPLIT_PATHS.get(path);
+  if (!keys) SPLIT_PATHS.set(path, (keys = path.split('.')));
   let current = value;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (typeof current !== 'object' || current === null) return undefined;
     current = (current as Record<string, unknown>)[key];
   }
