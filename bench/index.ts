@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
+import { measureHttpFloor, type FloorFigures } from './http-floor.js';
 import { describeMachine, loadAverage1m, machineLine } from './machine.js';
 import { measureAttackRss, startTrivialEndpoint, type RssRun } from './rss.js';
 import {
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
   const rows: ThroughputRow[] = [];
   const options = throughputOptionsFromEnv(scratch, (line) => log(line));
   let prove: ProveFigures;
+  let floor: FloorFigures[] = [];
   let verify: GatheredBench;
   let attack: GatheredBench | null;
   const rss: RssRun[] = [];
@@ -108,6 +110,14 @@ async function main(): Promise<void> {
         failures.push(`throughput on ${target.name}: ${(error as Error).message}`);
         log(`throughput on ${target.name} failed: ${(error as Error).stack ?? String(error)}`);
       }
+    }
+
+    log(`http floor: a node:http server with no database, ${options.stock.toLocaleString('en-US')} requests at ${options.concurrencies.join(' and ')} in flight`);
+    try {
+      floor = await measureHttpFloor(options.concurrencies, options.stock, scratch, options.attackProcesses);
+      for (const figure of floor) log(`  c=${figure.concurrency}: ${fmtRate(figure.requests_per_second)} req/s, ${figure.errors} errors`);
+    } catch (error) {
+      failures.push(`http floor: ${(error as Error).message}`);
     }
 
     log(`prove: ${PROVE_RUNS} runs of flashsale prove --json (1000 buyers, 100 units, SQLite)`);
@@ -159,6 +169,8 @@ async function main(): Promise<void> {
       attack_processes: options.attackProcesses,
       load: 'flashsale attack (closed model), server in its own process; limit: purchase() from one Node process, same pool size and concurrency',
       rows,
+      /** node:http with no database under the same load: the most any server/limit ratio can reach here. */
+      http_floor: floor,
     },
     prove,
     verify,
@@ -170,7 +182,7 @@ async function main(): Promise<void> {
   await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
-  process.stdout.write(`${render(machineLine(machine), rows, prove, verify, attack, rss, targets)}\n`);
+  process.stdout.write(`${render(machineLine(machine), rows, floor, prove, verify, attack, rss, targets)}\n`);
   process.stdout.write(`figures: ${RESULTS}\n`);
   for (const failure of failures) process.stdout.write(`not measured: ${failure}\n`);
   if (failures.length > 0) process.exitCode = 1;
@@ -341,6 +353,7 @@ function judge(rows: ThroughputRow[], prove: ProveFigures, verify: GatheredBench
 function render(
   machine: string,
   rows: ThroughputRow[],
+  floor: FloorFigures[],
   prove: ProveFigures,
   verify: GatheredBench,
   attack: GatheredBench | null,
@@ -355,6 +368,12 @@ function render(
     table.push([{ colSpan: 3, content: name }, { colSpan: width - 3, content: load === undefined ? value : `${value}; load 1m ${load.toFixed(1)}` }]);
 
   section('other figures');
+  figure(
+    'node:http floor, no database',
+    floor.length
+      ? floor.map((f) => `${fmtRate(f.requests_per_second)} req/s at ${f.concurrency}${f.latency_ms ? ` (p50 ${f.latency_ms.p50} ms)` : ''}${f.errors ? `, ${f.errors} errors` : ''}`).join('; ')
+      : 'not measured',
+  );
   const proveValue =
     prove.attack_plus_verify_s === null
       ? `not measured${prove.error ? `: ${prove.error}` : ''}`
