@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAttack } from '../src/attack/coordinator.js';
+import { purchaseLoad } from './throughput.js';
 
 export interface FloorFigures {
   concurrency: number;
@@ -52,22 +53,8 @@ export async function measureHttpFloor(concurrencies: number[], requests: number
     const figures: FloorFigures[] = [];
     // The first pass only warms the server's JIT, as the throughput rows' warm-up does.
     for (const [k, concurrency] of [concurrencies[0] ?? 64, ...concurrencies].entries()) {
-      const attack = startAttack({
-        target: `http://127.0.0.1:${port}/buy`,
-        buyers: k === 0 ? Math.min(requests, 2000) : requests,
-        concurrency,
-        processes: attackProcesses,
-        timeoutMs: 10_000,
-        quantity: 1,
-        body: '{"buyer_id":"{{buyer}}","sku":"floor","quantity":{{quantity}}}',
-        headers: [],
-        method: 'POST',
-        okStatus: [200],
-        soldOutStatus: [410],
-        remainingField: 'remaining_stock',
-        purchaseIdField: 'purchase_id',
-        historyPath: join(scratchDir, `floor-${k}-${concurrency}.jsonl`),
-      });
+      const buyers = k === 0 ? Math.min(requests, 2000) : requests;
+      const attack = startAttack(purchaseLoad(`http://127.0.0.1:${port}`, 'floor', buyers, concurrency, attackProcesses, join(scratchDir, `floor-${k}-${concurrency}.jsonl`)));
       // Bounded like every load loop: a stop after a minute, a kill after the grace.
       const soft = setTimeout(() => attack.stop(), 60_000);
       const hard = setTimeout(() => attack.stop(), 75_000);

@@ -31,6 +31,7 @@ import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { prepareStore, readInventory, resetStock } from '../adapters/store.js';
 import { startServer, type RunningServer } from '../reference-server/launcher.js';
 import { startAttack } from '../src/attack/coordinator.js';
+import type { AttackOptions } from '../src/attack/plan.js';
 import { loadAverage1m } from './machine.js';
 
 export type SafeStrategy = Exclude<StrategyName, 'unsafe'>;
@@ -279,6 +280,30 @@ async function runDirect(
   };
 }
 
+/**
+ * The load of every HTTP measurement, the node:http floor's included: the
+ * closed model, `concurrency` buyers in flight, each buying one unit of `sku`
+ * with `POST /buy`, answers read as the reference server gives them.
+ */
+export function purchaseLoad(origin: string, sku: string, buyers: number, concurrency: number, processes: number, historyPath: string): AttackOptions {
+  return {
+    target: `${origin}/buy`,
+    buyers,
+    concurrency,
+    processes,
+    timeoutMs: 10_000,
+    quantity: 1,
+    body: `{"buyer_id":"{{buyer}}","sku":${JSON.stringify(sku)},"quantity":{{quantity}}}`,
+    headers: [],
+    method: 'POST',
+    okStatus: [200],
+    soldOutStatus: [410],
+    remainingField: 'remaining_stock',
+    purchaseIdField: 'purchase_id',
+    historyPath,
+  };
+}
+
 /** Through the server: flashsale's own attack, one buyer per unit, `concurrency` in flight. */
 async function runHttp(
   server: RunningServer,
@@ -289,22 +314,7 @@ async function runHttp(
   options: ThroughputOptions,
 ): Promise<RunFigures> {
   const history = join(options.scratchDir, `${sku}-${randomUUID().slice(0, 8)}.jsonl`);
-  const attack = startAttack({
-    target: `${server.url}/buy`,
-    buyers,
-    concurrency,
-    processes: options.attackProcesses,
-    timeoutMs: 10_000,
-    quantity: 1,
-    body: `{"buyer_id":"{{buyer}}","sku":${JSON.stringify(sku)},"quantity":{{quantity}}}`,
-    headers: [],
-    method: 'POST',
-    okStatus: [200],
-    soldOutStatus: [410],
-    remainingField: 'remaining_stock',
-    purchaseIdField: 'purchase_id',
-    historyPath: history,
-  });
+  const attack = startAttack(purchaseLoad(server.url, sku, buyers, concurrency, options.attackProcesses, history));
   // A stop lets in-flight requests answer; a second one, later, kills the buyers.
   let partial = false;
   const soft = setTimeout(() => {
