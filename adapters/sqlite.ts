@@ -132,39 +132,38 @@ class SqliteSession implements Session {
     return this.readStock(sku);
   }
   writeStock(sku: string, stock: number): Promise<void> {
-    return this.run(() => void this.statement(SQL.writeStock).run(stock, sku));
+    return this.run(() => this.setStock(sku, stock));
   }
   compareAndSetStock(sku: string, expectedVersion: number, stock: number): Promise<boolean> {
     return this.run(() => this.statement(SQL.compareAndSet).run(stock, sku, expectedVersion).changes === 1);
   }
   decrementIfAvailable(sku: string, quantity: number): Promise<number | undefined> {
-    return this.run(() => {
-      const row = this.statement(SQL.decrement).get(quantity, sku, quantity) as { stock: number } | undefined;
-      return row?.stock;
-    });
+    return this.run(() => this.decrement(sku, quantity));
   }
   insertPurchase(purchase: NewPurchase): Promise<number> {
-    return this.run(() => {
-      const { sku, buyerId, quantity, requestId, stockAfter } = purchase;
-      return Number(this.statement(SQL.insertPurchase).run(sku, buyerId, quantity, requestId, stockAfter).lastInsertRowid);
-    });
+    return this.run(() => this.insert(purchase));
   }
   // No round trips to save in-process; one call instead of two still saves a turn of the connection's queue.
   writeSale(sale: NewPurchase): Promise<number> {
     return this.run(() => {
-      const { sku, buyerId, quantity, requestId, stockAfter } = sale;
-      this.statement(SQL.writeStock).run(stockAfter, sku);
-      return Number(this.statement(SQL.insertPurchase).run(sku, buyerId, quantity, requestId, stockAfter).lastInsertRowid);
+      this.setStock(sale.sku, sale.stockAfter);
+      return this.insert(sale);
     });
   }
   sellIfAvailable(sale: Omit<NewPurchase, 'stockAfter'>): Promise<Sale | undefined> {
     return this.run(() => {
-      const { sku, buyerId, quantity, requestId } = sale;
-      const row = this.statement(SQL.decrement).get(quantity, sku, quantity) as { stock: number } | undefined;
-      if (!row) return undefined;
-      const purchaseId = Number(this.statement(SQL.insertPurchase).run(sku, buyerId, quantity, requestId, row.stock).lastInsertRowid);
-      return { purchaseId, stockAfter: row.stock };
+      const stockAfter = this.decrement(sale.sku, sale.quantity);
+      return stockAfter === undefined ? undefined : { purchaseId: this.insert({ ...sale, stockAfter }), stockAfter };
     });
+  }
+  private setStock(sku: string, stock: number): void {
+    this.statement(SQL.writeStock).run(stock, sku);
+  }
+  private decrement(sku: string, quantity: number): number | undefined {
+    return (this.statement(SQL.decrement).get(quantity, sku, quantity) as { stock: number } | undefined)?.stock;
+  }
+  private insert({ sku, buyerId, quantity, requestId, stockAfter }: NewPurchase): number {
+    return Number(this.statement(SQL.insertPurchase).run(sku, buyerId, quantity, requestId, stockAfter).lastInsertRowid);
   }
   findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
     return this.run(() => {
