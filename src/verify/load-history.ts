@@ -63,8 +63,9 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
       requestIds.add(requestId);
     };
     const name = basename(path);
-    const threads = Math.min(maxThreads, Math.floor((await sizeOf(path)) / minBytes));
-    const parallel = threads >= 2 ? await readInParallel(path, base, threads, started) : undefined;
+    const size = await sizeOf(path);
+    const threads = Math.min(maxThreads, Math.floor(size / minBytes));
+    const parallel = threads >= 2 ? await readInParallel(path, size, base, threads, started) : undefined;
     if (parallel) {
       metas.push(parallel.meta);
       base = parallel.base;

@@ -24,14 +24,14 @@ export interface ParallelRead {
  * fixes the base time unless `base` is given) are read here, so their
  * errors name their lines. Returns undefined when any slice fails: the
  * caller then reads the file in order, and its error names the true line.
+ * `size` is the file's, as the caller found it deciding to come here;
  * `onStarted` is called once every worker is under way.
  */
-export async function readInParallel(path: string, base: bigint | undefined, threads: number, onStarted?: () => void): Promise<ParallelRead | undefined> {
+export async function readInParallel(path: string, size: number, base: bigint | undefined, threads: number, onStarted?: () => void): Promise<ParallelRead | undefined> {
   const file = await open(path, 'r');
   let head: Head | undefined;
   let ranges: HistoryRange[];
   try {
-    const size = (await file.stat()).size;
     head = await readHead(file, path, size);
     if (!head) return undefined;
     const cuts = [head.opsStart];
