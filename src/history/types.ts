@@ -9,10 +9,10 @@ export const HISTORY_SCHEMA = 'flashsale-history/1';
 export type OpType = 'ok' | 'fail' | 'info';
 
 /** What became of one request, by the classification DESIGN.md gives. */
-export type Outcome = 'bought' | 'sold_out' | 'rejected' | 'http_5xx' | 'timeout' | 'conn_reset' | 'conn_refused' | 'bad_body';
+export type Outcome = 'bought' | 'sold_out' | 'refused' | 'rejected' | 'http_5xx' | 'timeout' | 'conn_reset' | 'conn_refused' | 'bad_body';
 
 /** Every outcome, in the order summaries list them. */
-export const OUTCOMES: readonly Outcome[] = ['bought', 'sold_out', 'rejected', 'http_5xx', 'timeout', 'conn_reset', 'conn_refused', 'bad_body'];
+export const OUTCOMES: readonly Outcome[] = ['bought', 'sold_out', 'refused', 'rejected', 'http_5xx', 'timeout', 'conn_reset', 'conn_refused', 'bad_body'];
 
 /**
  * The type each outcome always has. An outcome never changes type: an info
@@ -21,6 +21,9 @@ export const OUTCOMES: readonly Outcome[] = ['bought', 'sold_out', 'rejected', '
 export const OUTCOME_TYPE: Readonly<Record<Outcome, OpType>> = {
   bought: 'ok',
   sold_out: 'fail',
+  // "Not now, try again" (429, 503 with Retry-After, --refused-status/body):
+  // surely not bought, and no claim about the stock, so never a sold-out.
+  refused: 'fail',
   rejected: 'fail',
   conn_refused: 'fail',
   http_5xx: 'info',
@@ -82,7 +85,11 @@ export interface OpRecord {
   t_cmp: bigint;
   /** HTTP status, or null when no answer came. */
   status: number | null;
-  /** Stock the answer says is left, or null when it says none. */
+  /**
+   * Stock the answer says is left, or null when it says none. Any integer: an
+   * ok answer claiming a negative stock is evidence of an oversell (H1), so
+   * it is recorded as said, never turned into an unknown.
+   */
   remaining: number | null;
   /** The purchase id the answer gave, as text, or null. */
   purchase_id: string | null;
@@ -90,5 +97,42 @@ export interface OpRecord {
   error: string | null;
 }
 
+/** Why a run's history ended. */
+export type EndReason = 'done' | 'interrupted' | 'target_lost';
+
+/**
+ * The last line of a complete history. A history without it was cut short
+ * (coordinator killed, disk full, file truncated): verify says so, and treats
+ * every planned request that has no op line as unknown.
+ */
+export interface HistoryEnd {
+  kind: 'end';
+  /** Requests planned: the meta line's `buyers`. */
+  planned: number;
+  /** Op lines written before this one. */
+  recorded: number;
+  reason: EndReason;
+}
+
+/**
+ * A fault injected during the run (`attack --fault`, `prove --faults`), on
+ * the same monotonic clock as the operations, so reports can mark it on the
+ * time axis. Written when the fault has finished; may appear anywhere
+ * between the meta line and the end line.
+ */
+export interface FaultRecord {
+  kind: 'fault';
+  /** What was done: `kill`, `pause`, `drop`, or `command` for `attack --fault`. */
+  name: string;
+  /** For people: the command run or the process acted on. */
+  detail: string;
+  /** hrtime (ns) when the fault began. */
+  t_start: bigint;
+  /** hrtime (ns) when it was over (the command exited, the process resumed). */
+  t_end: bigint;
+  /** Why the fault itself failed (a command's non-zero exit…), or null. */
+  error: string | null;
+}
+
 /** Any line of a history file. */
-export type HistoryRecord = HistoryMeta | OpRecord;
+export type HistoryRecord = HistoryMeta | OpRecord | HistoryEnd | FaultRecord;
