@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
+import type { FaultInjection } from './fault.js';
 import { compileTemplate } from './template.js';
 
 /** The target when none is given: the reference server's purchase route. */
@@ -51,6 +52,8 @@ export interface AttackOptions {
   historyPath: string;
   /** Seed of the open model's arrival schedule (default: random). */
   seed?: number | undefined;
+  /** Faults to inject during the run, each recorded in the history. */
+  faults?: FaultInjection[] | undefined;
 }
 
 /** Status and body rules in a form that crosses the IPC channel (regexes as sources). */
