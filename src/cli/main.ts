@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { maskUrlsIn } from '../../adapters/url.js';
 import { EXIT_USAGE, FlashsaleError } from '../errors.js';
 import { attackCommand } from './attack.js';
 import type { CommandResult } from './result.js';
@@ -38,10 +39,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
     if (error instanceof FlashsaleError) {
-      process.stderr.write(`flashsale: ${error.message}\n`);
+      // Masked again here: a driver's message may quote the URL it was given.
+      process.stderr.write(`flashsale: ${maskUrlsIn(error.message)}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`flashsale: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`flashsale: internal error: ${maskUrlsIn((error as Error)?.stack ?? String(error))}\n`);
     return EXIT_USAGE;
   }
 }

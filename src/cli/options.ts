@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { maskPassword } from '../../adapters/url.js';
 
 // Parsers for commander options. Each throws InvalidArgumentError, which
 // commander turns into one line naming the flag, and exit code 2.
@@ -8,6 +9,18 @@ export const DEFAULT_DATABASE_URL = 'sqlite:./flashsale.db';
 
 export function defaultDatabaseUrl(): string {
   return process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+}
+
+/**
+ * `--db <url>` defaulting to DATABASE_URL. `--help` names the variable and
+ * shows its value masked, never the password commander would print as is.
+ */
+export function databaseOption(description = 'sqlite:PATH, postgres://… or mysql://… (env DATABASE_URL)'): Option {
+  const fromEnvironment = process.env.DATABASE_URL;
+  return new Option('--db <url>', description).default(
+    defaultDatabaseUrl(),
+    fromEnvironment ? `$DATABASE_URL: ${maskPassword(fromEnvironment)}` : DEFAULT_DATABASE_URL,
+  );
 }
 
 /** A whole number within [min, max]. */

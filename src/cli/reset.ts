@@ -3,7 +3,7 @@ import { openAdapter } from '../../adapters/open.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
 import { MAX_STOCK } from '../../reference-server/validation.js';
 import type { CommandResult } from './result.js';
-import { defaultDatabaseUrl, wholeNumber } from './options.js';
+import { databaseOption, wholeNumber } from './options.js';
 
 interface ResetFlags {
   db: string;
@@ -15,7 +15,7 @@ interface ResetFlags {
 export function resetCommand(finish: (result: CommandResult) => void): Command {
   return new Command('reset')
     .description('restore an item\'s stock and empty its ledger')
-    .option('--db <url>', 'sqlite:PATH, postgres://… or mysql://… (env DATABASE_URL)', defaultDatabaseUrl())
+    .addOption(databaseOption())
     .option('--sku <sku>', 'the item to reset', 'A')
     .option('--stock <n>', 'new stock (and initial stock); default: the item\'s initial stock', wholeNumber(0, MAX_STOCK))
     .option('--item-name <name>', 'display name if the item has to be created', 'Flash sale item')

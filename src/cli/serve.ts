@@ -4,7 +4,7 @@ import { nextShutdownSignal } from '../../reference-server/lifecycle.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../reference-server/launcher.js';
 import { MAX_STOCK } from '../../reference-server/validation.js';
 import type { CommandResult } from './result.js';
-import { defaultDatabaseUrl, duration, wholeNumber } from './options.js';
+import { databaseOption, duration, wholeNumber } from './options.js';
 
 interface ServeFlags {
   db: string;
@@ -31,7 +31,7 @@ const UNSAFE_WARNING = `
 export function serveCommand(finish: (result: CommandResult) => void): Command {
   return new Command('serve')
     .description('run the reference purchase server (POST /buy) on SQLite, PostgreSQL or MySQL')
-    .option('--db <url>', 'sqlite:PATH, postgres://… or mysql://… (env DATABASE_URL)', defaultDatabaseUrl())
+    .addOption(databaseOption())
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on; 0 picks a free one', wholeNumber(0, 65535), 3000)
     .option('--stock <n>', 'units to create the item with when it does not exist yet', wholeNumber(0, MAX_STOCK), 100)
@@ -41,7 +41,11 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
     .addOption(new Option('--strategy <name>', 'how a purchase is made safe').choices(STRATEGY_NAMES).default('lock'))
     .option('--pool <n>', 'database connections per worker (PostgreSQL, MySQL)', wholeNumber(1, 1000), 10)
     .addOption(new Option('--lock-timeout <duration>', 'longest wait for the row lock before answering 503').argParser(duration(1)).default(5000, '5s'))
-    .option('--admin-token <token>', 'lets POST /reset through from non-loopback clients (env FLASHSALE_ADMIN_TOKEN)', process.env.FLASHSALE_ADMIN_TOKEN)
+    // --help says where the token comes from, never what it is.
+    .addOption(
+      new Option('--admin-token <token>', 'lets POST /reset through from non-loopback clients (env FLASHSALE_ADMIN_TOKEN)')
+        .default(process.env.FLASHSALE_ADMIN_TOKEN, process.env.FLASHSALE_ADMIN_TOKEN ? '$FLASHSALE_ADMIN_TOKEN (set)' : undefined),
+    )
     .addOption(
       new Option('--sqlite-synchronous <level>', 'SQLite durability: NORMAL may lose the last commits on power loss, FULL does not')
         .choices(['OFF', 'NORMAL', 'FULL', 'EXTRA'])
