@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { BadInputError, BodyTooLargeError, UnsupportedMediaTypeError } from '../src/errors.js';
+import { BadInputError, BodyTooLargeError, ClientGoneError, UnsupportedMediaTypeError } from '../src/errors.js';
 
 /** The largest request body the server reads; anything larger is refused with 413. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -15,8 +15,8 @@ export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   const text = await readText(request);
   if (text.trim() === '') return undefined;
 
-  const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (contentType !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(contentType)) {
+  const contentType = declaredContentType(request);
+  if (!isJson(contentType)) {
     throw new UnsupportedMediaTypeError(
       `the body must be JSON sent as Content-Type: application/json, not ${contentType ? JSON.stringify(contentType) : 'without a content type'}`,
     );
@@ -26,6 +26,31 @@ export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   } catch (error) {
     throw new BadInputError(`the body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * For routes that change state on their own say-so (`POST /reset`): a
+ * declared content type must be JSON, even with an empty body. A web page on
+ * any site can POST a form (urlencoded, multipart, text/plain) without asking
+ * first; a JSON content type needs a CORS preflight this server never grants.
+ * No content type at all (`curl -X POST`) is allowed, since a browser form
+ * always declares one.
+ */
+export function requireJsonContentType(request: IncomingMessage): void {
+  const contentType = declaredContentType(request);
+  if (request.headers['content-type'] !== undefined && !isJson(contentType)) {
+    throw new UnsupportedMediaTypeError(
+      `${request.method} ${request.url?.split('?')[0]} takes Content-Type: application/json or none, not ${JSON.stringify(contentType)}`,
+    );
+  }
+}
+
+function declaredContentType(request: IncomingMessage): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function isJson(contentType: string): boolean {
+  return contentType === 'application/json' || /^application\/[\w.+-]+\+json$/.test(contentType);
 }
 
 /**
@@ -52,19 +77,34 @@ function readText(request: IncomingMessage): Promise<string> {
       cleanup();
       resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
     };
+    // A client that hangs up mid-body ('aborted' error, or a close with no
+    // end) is an everyday event under load, not a bug: a typed error the
+    // server logs in one line.
     const onError = (error: Error) => {
       cleanup();
-      reject(error);
+      reject(request.complete ? error : clientGone(request, received));
+    };
+    const onClose = () => {
+      cleanup();
+      reject(clientGone(request, received));
     };
     const cleanup = () => {
       request.off('data', onData);
       request.off('end', onEnd);
       request.off('error', onError);
+      request.off('close', onClose);
     };
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onError);
+    request.on('close', onClose);
   });
+}
+
+function clientGone(request: IncomingMessage, received: number): ClientGoneError {
+  const declared = request.headers['content-length'];
+  const of = declared === undefined ? '' : ` of ${declared}`;
+  return new ClientGoneError(`client disconnected after ${received}${of} body bytes`);
 }
 
 function tooLarge(): BodyTooLargeError {

@@ -1,9 +1,12 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Adapter } from '../adapters/adapter.js';
+import { maskUrlsIn } from '../adapters/url.js';
 import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { readInventory, resetStock } from '../adapters/store.js';
 import {
+  ClientGoneError,
+  CrossSiteRequestError,
   DatabaseUnreachableError,
   FlashsaleError,
   ForbiddenError,
@@ -11,7 +14,7 @@ import {
   MethodNotAllowedError,
   RouteNotFoundError,
 } from '../src/errors.js';
-import { readJsonBody } from './request-body.js';
+import { readJsonBody, requireJsonContentType } from './request-body.js';
 import { parseIdempotencyKey, parsePurchaseBody, parseResetBody } from './validation.js';
 
 /** What one server process needs to answer requests. */
@@ -31,6 +34,8 @@ interface Route {
   path: string;
   takesParameter?: boolean;
   methods: Record<string, Handler>;
+  /** One line for the `GET /` index. */
+  description?: string;
 }
 
 /** Seconds a client is told to wait after a 503, before retrying. */
@@ -67,7 +72,9 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
   };
 
   const reset: Handler = async (request, response) => {
-    authorizeAdmin(request, adminToken);
+    const viaToken = authorizeAdmin(request, adminToken);
+    refuseCrossSite(request, viaToken);
+    requireJsonContentType(request);
     const fields = parseResetBody(await readJsonBody(request), defaultSku);
     const { after } = await resetStock(adapter, fields.sku, fields.stock);
     sendJson(response, 200, { success: true, ...after });
@@ -77,13 +84,33 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
     sendJson(response, 200, { status: 'ok', database: adapter.dialect, strategy });
   };
 
+  // The index is built from the route table itself, so it cannot drift.
+  const index: Handler = async (_request, response) => {
+    sendJson(response, 200, {
+      name: 'flashsale reference server',
+      database: adapter.dialect,
+      strategy,
+      default_sku: defaultSku,
+      routes: routes.map((route) => ({
+        path: route.takesParameter ? `${route.path}:sku` : route.path,
+        methods: Object.keys(route.methods),
+        description: route.description ?? '',
+      })),
+    });
+  };
+
   const routes: Route[] = [
-    { path: '/buy', methods: { POST: buy } },
-    { path: '/buy_ticket', methods: { POST: buy } },
-    { path: '/inventory', methods: { GET: inventory, HEAD: inventory } },
-    { path: '/inventory/', takesParameter: true, methods: { GET: inventory, HEAD: inventory } },
-    { path: '/reset', methods: { POST: reset } },
-    { path: '/health', methods: { GET: health, HEAD: health } },
+    { path: '/', methods: { GET: index, HEAD: index }, description: 'this index of the API' },
+    { path: '/buy', methods: { POST: buy }, description: 'buy: JSON {buyer_id, sku, quantity}, all optional; header Idempotency-Key' },
+    { path: '/buy_ticket', methods: { POST: buy }, description: 'alias of POST /buy' },
+    { path: '/inventory', methods: { GET: inventory, HEAD: inventory }, description: 'stock and sales of the default item' },
+    { path: '/inventory/', takesParameter: true, methods: { GET: inventory, HEAD: inventory }, description: 'stock and sales of one item' },
+    {
+      path: '/reset',
+      methods: { POST: reset },
+      description: 'restore stock, empty the ledger: JSON {stock, sku}, optional; loopback or Bearer admin token; no cross-site',
+    },
+    { path: '/health', methods: { GET: health, HEAD: health }, description: 'liveness: database and strategy' },
   ];
 
   return createServer((request, response) => {
@@ -115,21 +142,60 @@ function decodeParameter(raw: string): string {
   }
 }
 
-function authorizeAdmin(request: IncomingMessage, adminToken: string | undefined): void {
-  if (isLoopback(request.socket.remoteAddress)) return;
+/** Lets an admin request through; true when the admin token (not loopback) is what allowed it. */
+function authorizeAdmin(request: IncomingMessage, adminToken: string | undefined): boolean {
   const presented = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-  if (adminToken && presented && sameSecret(presented, adminToken)) return;
+  if (adminToken && presented && sameSecret(presented, adminToken)) return true;
+  if (isLoopback(request.socket.remoteAddress)) return false;
   throw new ForbiddenError('POST /reset is allowed from loopback, or elsewhere with Authorization: Bearer <--admin-token>');
+}
+
+/**
+ * Loopback is ambient authority: any web page the operator visits can make
+ * their browser POST to 127.0.0.1. Browsers say who is asking in `Origin`,
+ * so a request carrying one is allowed only from a loopback origin
+ * (localhost, 127.0.0.0/8, [::1]) or, when the admin token let it in, from
+ * this server's own origin. Same-origin is not enough without the token: a
+ * DNS-rebinding page is "same-origin" with whatever Host it rebinds.
+ * No Origin (curl, scripts, flashsale itself) is not a browser's cross-site
+ * request; the content-type rule covers the old browsers that omit it.
+ */
+function refuseCrossSite(request: IncomingMessage, viaToken: boolean): void {
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  const host = originHost(origin);
+  if (host !== undefined && isLoopbackHost(host.hostname)) return;
+  if (viaToken && host !== undefined && host.host === request.headers.host?.toLowerCase()) return;
+  throw new CrossSiteRequestError(
+    `${request.method} ${request.url?.split('?')[0]} refuses requests from another site (Origin ${JSON.stringify(origin)})`,
+  );
+}
+
+function originHost(origin: string): URL | undefined {
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined; // `null` (sandboxed frames, file:) and garbage are foreign
+  }
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 function isLoopback(address: string | undefined): boolean {
   return !!address && (address === '::1' || /^(::ffff:)?127\./.test(address));
 }
 
+// Both sides go through HMAC-SHA-256 under a key made at start, so the
+// comparison is always of 32 bytes against 32 bytes: how long the token is,
+// and how much of it a guess got right, take the same time to learn: none.
+const SECRET_KEY = randomBytes(32);
+
 function sameSecret(presented: string, expected: string): boolean {
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (text: string) => createHmac('sha256', SECRET_KEY).update(text).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -145,6 +211,13 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
 function sendError(request: IncomingMessage, response: ServerResponse, error: unknown): void {
   if (response.headersSent) {
     response.destroy();
+    return;
+  }
+  // The buyer hung up mid-body: there is nobody to answer. One line, since
+  // under load this can happen thousands of times.
+  if (error instanceof ClientGoneError) {
+    process.stderr.write(`flashsale serve: ${request.method} ${request.url}: ${error.message}\n`);
+    request.destroy();
     return;
   }
   const headers: Record<string, string> = {};
@@ -164,6 +237,6 @@ function sendError(request: IncomingMessage, response: ServerResponse, error: un
   }
   // A bug or an unforeseen driver error: the buyer learns only that the
   // outcome is unknown; the operator gets one line on stderr.
-  process.stderr.write(`flashsale serve: ${request.method} ${request.url}: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.stderr.write(`flashsale serve: ${request.method} ${request.url}: ${maskUrlsIn((error as Error)?.stack ?? String(error))}\n`);
   sendJson(response, 500, { success: false, error: 'internal_error', code: 'FS_INTERNAL', message: 'internal error' }, headers);
 }

@@ -103,6 +103,23 @@ export class ForbiddenError extends FlashsaleError {
 }
 
 /**
+ * A state-changing admin request that a web page on another site could have
+ * sent (a foreign Origin): refused, so that visiting a page cannot reset a sale.
+ */
+export class CrossSiteRequestError extends FlashsaleError {
+  readonly code = 'FS_CROSS_SITE';
+  override readonly httpStatus = 403;
+  override readonly httpError = 'cross_site_request';
+}
+
+/** The client closed the connection before its request body arrived; nobody is left to answer. */
+export class ClientGoneError extends FlashsaleError {
+  readonly code = 'FS_CLIENT_GONE';
+  override readonly httpStatus = 400;
+  override readonly httpError = 'client_gone';
+}
+
+/**
  * The row lock (or SQLite's write lock) was not granted in time, or the
  * database broke a deadlock or serialization conflict. Nothing was sold; the
  * client may retry, hence 503 with Retry-After.
