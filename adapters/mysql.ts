@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import {
+  ConfigError,
   DatabaseUnreachableError,
   DuplicateRequestError,
   FlashsaleError,
@@ -11,9 +12,16 @@ import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
 
-// utf8mb4_bin: any buyer id (emoji included) is stored verbatim and compared
-// byte for byte, so two ids that differ only in case stay two ids.
-const SCHEMA = [
+// A binary NO PAD collation: any sku or id (emoji included) is stored
+// verbatim and compared byte for byte, so `A`, `a` and `A ` are three items,
+// as on PostgreSQL and SQLite. Plain utf8mb4_bin is PAD SPACE: it compares
+// 'A ' equal to 'A', so {"sku":"A "} bought item A. The NO PAD binary
+// collation is named differently by MariaDB (10.2+) and MySQL (8.0.17+).
+const EXACT_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'] as const;
+// Text columns the reference code compares in SQL: they must compare exactly.
+const EXACT_COLUMNS = ['sku', 'buyer_id', 'request_id'];
+
+const schema = (collation: string) => [
   `CREATE TABLE IF NOT EXISTS inventory (
      sku           VARCHAR(64)  NOT NULL PRIMARY KEY,
      item_name     VARCHAR(255) NOT NULL,
@@ -23,7 +31,7 @@ const SCHEMA = [
      updated_at    DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
      CONSTRAINT inventory_initial_stock_nonnegative CHECK (initial_stock >= 0),
      CONSTRAINT inventory_stock_nonnegative CHECK (stock >= 0)
-   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`,
   `CREATE TABLE IF NOT EXISTS purchases (
      id          BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
      sku         VARCHAR(64)  NOT NULL,
@@ -35,7 +43,7 @@ const SCHEMA = [
      CONSTRAINT purchases_quantity_positive CHECK (quantity > 0),
      UNIQUE KEY purchases_request_id (request_id),
      KEY purchases_sku (sku)
-   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`,
 ];
 
 const SQL = {
@@ -198,6 +206,52 @@ class MysqlSession implements Session {
   }
 }
 
+/** The server's binary NO PAD collation; refuses a server that has none. */
+async function exactCollation(connection: PoolConnection, label: string): Promise<string> {
+  const [rows] = await connection.query<RowDataPacket[]>(
+    `SHOW COLLATION WHERE Collation IN (${EXACT_COLLATIONS.map((name) => `'${name}'`).join(', ')})`,
+  );
+  const found = EXACT_COLLATIONS.find((name) => rows.some((row) => row.Collation === name));
+  if (!found) {
+    throw new ConfigError(
+      `${label} has no NO PAD binary collation, so it would sell item "A" to a request for "A ": flashsale needs MariaDB 10.2+ or MySQL 8.0.17+`,
+    );
+  }
+  return found;
+}
+
+/**
+ * Tables created by earlier versions (utf8mb4_bin, PAD SPACE) are converted
+ * once; CREATE TABLE IF NOT EXISTS alone would leave them as they were.
+ * First, ledger rows written under the padded comparison (a purchase of
+ * "A " recorded with the sku as sent) are given their item's exact sku,
+ * or they would drop out of the item's ledger once comparisons are exact.
+ * Going from PAD to NO PAD cannot break a unique key: values that were
+ * distinct stay distinct.
+ */
+async function makeSkusExact(connection: PoolConnection, collation: string): Promise<void> {
+  const [stale] = await connection.query<RowDataPacket[]>(
+    `SELECT DISTINCT TABLE_NAME AS name FROM information_schema.COLUMNS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('inventory', 'purchases')
+       AND COLUMN_NAME IN (${EXACT_COLUMNS.map((name) => `'${name}'`).join(', ')}) AND COLLATION_NAME <> ?`,
+    [collation],
+  );
+  const tables = stale.map((row) => String(row.name)).sort();
+  if (tables.length === 0) return;
+  await connection.query(
+    `UPDATE purchases p JOIN inventory i ON p.sku = i.sku COLLATE utf8mb4_bin
+     SET p.sku = i.sku WHERE CAST(p.sku AS BINARY) <> CAST(i.sku AS BINARY)`,
+  );
+  // A running server holds metadata locks only per statement; wait a while
+  // for them, not MariaDB's default of a year.
+  await connection.query('SET SESSION lock_wait_timeout = 60');
+  try {
+    for (const table of tables) await connection.query(`ALTER TABLE ${table} CONVERT TO CHARACTER SET utf8mb4 COLLATE ${collation}`);
+  } finally {
+    await connection.query('SET SESSION lock_wait_timeout = DEFAULT');
+  }
+}
+
 function stockRow(row: RowDataPacket | undefined): StockRow | undefined {
   return row && { stock: row.stock, version: Number(row.version) };
 }
@@ -234,7 +288,9 @@ export class MysqlAdapter implements Adapter {
     try {
       // Two servers starting at once take turns, as on PostgreSQL.
       await connection.query("SELECT GET_LOCK('flashsale_migrate', 30)");
-      for (const statement of SCHEMA) await connection.query(statement);
+      const collation = await exactCollation(connection, this.label);
+      for (const statement of schema(collation)) await connection.query(statement);
+      await makeSkusExact(connection, collation);
       await connection.query("SELECT RELEASE_LOCK('flashsale_migrate')");
     } catch (error) {
       broken = true;
