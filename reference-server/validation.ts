@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { BadInputError } from '../src/errors.js';
 
 /** The most units one purchase may ask for; more is refused as invalid, not as sold out. */
@@ -48,10 +49,23 @@ export function parseResetBody(body: unknown, defaultSku: string): ResetFields {
   };
 }
 
+/**
+ * The request's `Idempotency-Key` header(s). Node joins repeated headers
+ * with ", ", which would make two keys one valid-looking key; a comma is
+ * rare in a key, so only then are the raw headers counted.
+ */
+export function idempotencyKeyHeader(request: IncomingMessage): string | string[] | undefined {
+  const joined = request.headers['idempotency-key'];
+  return joined?.includes(',') ? request.headersDistinct['idempotency-key'] : joined;
+}
+
 /** Validates an `Idempotency-Key` header; undefined when absent. */
 export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (Array.isArray(header)) throw new BadInputError('send one Idempotency-Key header, not several');
+  if (Array.isArray(header)) {
+    if (header.length !== 1) throw new BadInputError('send one Idempotency-Key header, not several');
+    return parseIdempotencyKey(header[0]);
+  }
   if (header.length === 0 || header.length > MAX_REQUEST_ID_LENGTH || !/^[\x21-\x7e][\x20-\x7e]*$/.test(header)) {
     throw new BadInputError(`Idempotency-Key must be 1 to ${MAX_REQUEST_ID_LENGTH} printable ASCII characters`);
   }
