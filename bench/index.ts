@@ -21,6 +21,7 @@ import { copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { maskUrlsIn } from '../adapters/url.js';
 import Table from 'cli-table3';
 import { measureHttpFloor, type FloorFigures } from './http-floor.js';
 import { describeMachine, loadAverage1m, machineLine } from './machine.js';
@@ -151,8 +152,9 @@ async function main(): Promise<void> {
         machine.databases[target.name] = result.version;
         rows.push(...result.rows);
       } catch (error) {
-        failures.push(`throughput on ${target.name}: ${(error as Error).message}`);
-        log(`throughput on ${target.name} failed: ${(error as Error).stack ?? String(error)}`);
+        // Masked: these lines go to the terminal and into the committed results file.
+        failures.push(`throughput on ${target.name}: ${maskUrlsIn((error as Error).message)}`);
+        log(`throughput on ${target.name} failed: ${maskUrlsIn((error as Error).stack ?? String(error))}`);
       }
     }
   } finally {
