@@ -3,6 +3,9 @@
 // page on another site can send, and the admin token is checked without
 // telling its length.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { maskPassword, maskUrlsIn, parseDatabaseUrl } from '../adapters/url.js';
 import { authorizeAdmin, refuseCrossSite, sameSecret, type AdminRequest } from '../reference-server/admin-guard.js';
@@ -113,6 +116,29 @@ describe('no password reaches the terminal through bin/', () => {
     assert.equal(reset.code, 0, reset.stderr);
     assertNeverPrinted(reset, SECRET, 'reset');
     assert.match(reset.stdout, /on postgres:\/\/postgres:\*\*\*@/);
+  });
+  test('verify\'s source line and prove\'s table show a PostgreSQL URL with passwords masked', { skip: !pg && 'set FLASHSALE_PG_URL' }, async () => {
+    const withSecrets = pg!.replace('://postgres@', `://postgres:${SECRET}@`) + `?password=${SECRET}`;
+    const sku = uniqueSku('mask');
+    const server = await startServe(['--db', withSecrets, '--sku', sku, '--stock', '5']);
+    const history = join(mkdtempSync(join(tmpdir(), 'flashsale-mask-')), 'history.jsonl');
+    try {
+      const attack = await runCli(['attack', '--target', `${server.url}/buy`, '--buyers', '8', '--processes', '1', '--body', `{"sku":"${sku}","buyer_id":"{{buyer}}"}`, '--history', history]);
+      assert.equal(attack.code, 0, attack.stderr);
+    } finally {
+      await server.stop();
+    }
+    for (const format of [[], ['--json']]) {
+      const verify = await runCli(['verify', '--history', history, '--db', withSecrets, '--sku', sku, ...format]);
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      assertNeverPrinted(verify, SECRET, `verify ${format}`);
+      // The JSON verdict names its source; the table does not print it at all.
+      if (format.length) assert.match(verify.stdout, /postgres:\/\/postgres:\*\*\*@/);
+    }
+
+    const prove = await runCli(['prove', '--db', withSecrets, '--stock', '3', '--buyers', '6', '--processes', '1', '--workers', '2']);
+    assertNeverPrinted(prove, SECRET, 'prove');
+    assert.match(prove.stdout + prove.stderr, /postgres:\/\/postgres:\*\*\*@/);
   });
 });
 
