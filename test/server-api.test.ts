@@ -142,3 +142,31 @@ for (const db of DATABASES) {
     });
   });
 }
+
+// A proof script of the seed kind, as a user has it: it first checks that the
+// server is up with GET / (and quietly does nothing when it is not), then
+// buys through /buy_ticket with fetch's defaults and reads /inventory. It must
+// run unchanged against the reference server.
+const SEED_SCRIPT = `
+const base = process.argv[1];
+const index = await fetch(base + '/');
+if (!index.ok) { console.log('server not ready: ' + index.status); process.exit(0); }
+const answers = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+  fetch(base + '/buy_ticket', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ customer_id: i, ticket_type: 'general' }) })
+    .then((response) => response.json())));
+const inventory = await (await fetch(base + '/inventory')).json();
+console.log(JSON.stringify({ sold: answers.filter((a) => a.success).length, soldOut: answers.filter((a) => a.error === 'sold_out').length, left: inventory.current_stock }));
+`;
+
+test('a seed-style buy_ticket proof script that calls GET / first runs unchanged', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { freshSqliteUrl } = await import('./helpers/databases.js');
+  const server = await startServe(['--db', freshSqliteUrl(), '--stock', '10']);
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', SEED_SCRIPT, server.url]);
+    assert.deepEqual(JSON.parse(stdout), { sold: 10, soldOut: 2, left: 0 });
+  } finally {
+    await server.stop();
+  }
+});
