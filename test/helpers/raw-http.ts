@@ -24,6 +24,8 @@ export function rawCall(origin: string, call: RawCall): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     const chunks: Buffer[] = [];
+    // Bounded: a server that never closes fails the test instead of hanging it.
+    socket.setTimeout(15_000, () => socket.destroy(new Error(`no answer within 15 s to ${call.method} ${call.path}`)));
     socket.on('connect', () => socket.end(request));
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
