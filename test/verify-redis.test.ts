@@ -116,6 +116,22 @@ describe('verify reads Redis', { skip: REDIS.skip }, () => {
       assert.equal(check(verdict, 'D2').status, 'PASS', check(verdict, 'D2').summary);
     });
 
+    test('the same sales in other shapes: a JSON array string, a stream of JSON fields, a list of bare ids', async () => {
+      const rows = (await redis.send(['LRANGE', lua.keys.list, 0, -1])) as string[];
+      const requestIds = rows.map((row) => (JSON.parse(row) as { request_id: string }).request_id);
+      const [array, stream, ids] = [`${lua.keys.list}:as-array`, `${lua.keys.list}:as-stream`, `${lua.keys.list}:as-ids`];
+      await redis.send(['SET', array, `[${rows.join(',')}]`]);
+      for (const row of rows) await redis.send(['XADD', stream, '*', 'data', row]);
+      await redis.send(['RPUSH', ids, ...requestIds]);
+      for (const [command, stockAfter] of [[`GET ${array}`, true], [`XRANGE ${stream} - +`, true], [`LRANGE ${ids} 0 -1`, false]] as const) {
+        const { verdict } = await verifyJson([...stock(), '--ledger', command]);
+        assert.notEqual(verdict.status, 'FAIL', command);
+        assert.equal(verdict.inputs.ledger_rows, STOCK, command);
+        assert.equal(check(verdict, 'D3').status, 'PASS', `${command}: ${check(verdict, 'D3').summary}`);
+        assert.equal(check(verdict, 'D4').status === 'PASS', stockAfter, `${command}: ${check(verdict, 'D4').summary}`);
+      }
+    });
+
     test('a ledger missing one sale is caught, with the lost buyer as witness', async () => {
       const [missing] = (await redis.send(['SRANDMEMBER', lua.keys.set, 1])) as string[];
       const copy = `${lua.keys.set}:copy`;
