@@ -7,8 +7,14 @@ import { maskPassword } from './url.js';
 // The few client methods this reader uses.
 interface RedisConnection {
   sendCommand(args: string[]): Promise<unknown>;
+  multi(): RedisTransaction;
   close(): Promise<unknown>;
   destroy(): unknown;
+}
+
+interface RedisTransaction {
+  addCommand(args: string[]): RedisTransaction;
+  exec(): Promise<unknown[]>;
 }
 
 /**
@@ -57,9 +63,13 @@ export class RedisReader implements StoreReader {
     // Both parsed before anything is sent: a refused command sends nothing.
     const stock = request.stock !== undefined ? parseRedisCommand(request.stock, '--stock') : undefined;
     const ledger = request.ledger !== undefined ? parseRedisCommand(request.ledger, '--ledger') : undefined;
+    const sent: Array<[RedisCommand, string]> = [];
+    if (stock) sent.push([stock, '--stock']);
+    if (ledger) sent.push([ledger, '--ledger']);
+    const replies = sent.length === 2 ? await this.sendTogether(sent) : [await this.send(...sent[0]!)];
     const answer: { stock?: QueryAnswer; ledger?: QueryAnswer } = {};
-    if (stock) answer.stock = { columns: ['value'], rows: valuesOf(await this.send(stock, '--stock')).map((value) => ({ value })) };
-    if (ledger) answer.ledger = { columns: [], rows: ledgerRows(ledger, await this.send(ledger, '--ledger'), request.member ?? 'request_id') };
+    if (stock) answer.stock = { columns: ['value'], rows: valuesOf(replies[0]).map((value) => ({ value })) };
+    if (ledger) answer.ledger = { columns: [], rows: ledgerRows(ledger, replies[sent.length - 1], request.member ?? 'request_id') };
     return answer;
   }
 
@@ -74,6 +84,21 @@ export class RedisReader implements StoreReader {
       await this.client.close();
     } catch {
       this.client.destroy();
+    }
+  }
+
+  // MULTI/EXEC of reads: Redis runs them back to back, so the stock and the
+  // ledger are read as of one moment even if the shop is still selling.
+  private async sendTogether(commands: Array<[RedisCommand, string]>): Promise<unknown[]> {
+    let transaction = this.client.multi();
+    for (const [command] of commands) transaction = transaction.addCommand(command.args);
+    try {
+      return await transaction.exec();
+    } catch (error) {
+      const failed = (error as { errorIndexes?: number[]; replies?: unknown[] }).errorIndexes?.[0];
+      const [command, flag] = commands[failed ?? 0]!;
+      const cause = failed === undefined ? error : (error as { replies: unknown[] }).replies[failed];
+      throw new ConfigError(`${flag} ${command.args[0]} on ${this.label} failed: ${hide(messageOf(cause), this.secret)}`, { cause: error });
     }
   }
 

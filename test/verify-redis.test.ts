@@ -171,6 +171,8 @@ describe('verify reads Redis', { skip: REDIS.skip }, () => {
       const base = ['verify', '--history', history, '--db', REDIS.url];
       assertOneLine(await runCli([...base, '--stock', `GET ${lua.keys.stock}:absent`]), /--stock returned nothing/);
       assertOneLine(await runCli([...base, '--stock', `GET ${lua.keys.set}`]), /WRONGTYPE/);
+      // Stock and ledger go together in one MULTI/EXEC: the failing one is named.
+      assertOneLine(await runCli([...base, '--stock', `GET ${lua.keys.stock}`, '--ledger', `SMEMBERS ${lua.keys.stock}`]), /--ledger SMEMBERS on redis:\/\/\S+ failed: WRONGTYPE/);
       assertOneLine(await runCli([...base, '--stock', `SMEMBERS ${lua.keys.set}`]), new RegExp(`--stock returned ${STOCK} values`));
       assertOneLine(await runCli([...base, '--stock', `LINDEX ${lua.keys.list} 0`]), /must be a whole number, got text/);
       assertOneLine(await runCli([...base, '--stock-sql', 'SELECT 1']), /--stock-sql takes SQL, but the store is Redis/);
