@@ -18,6 +18,7 @@ export type LedgerMember = 'request_id' | 'buyer_id' | 'id';
 export interface QueryAnswer {
   /** The column names of a SQL answer; for Redis the one name each scalar is given (`value`). */
   columns: string[];
+  /** One record per row (SQL) or per value, member or entry (Redis). */
   rows: Array<Record<string, unknown>>;
 }
 
@@ -33,13 +34,17 @@ export interface ReadRequest {
 
 /** The reference schema's item as `verify` reads it. */
 export interface ReferenceState {
+  /** `inventory.stock`. */
   finalStock: number;
+  /** `inventory.initial_stock`. */
   initialStock: number;
+  /** The item's `purchases` rows, oldest first. */
   ledger: AuditRow[];
 }
 
 /** One store opened for reading only. */
 export interface StoreReader {
+  /** Which flags speak to it: `--stock`/`--ledger` (Redis) or `--stock-sql`/`--ledger-sql`. */
   readonly language: StoreLanguage;
   /** The URL with any password masked, for messages and the report. */
   readonly label: string;
@@ -47,6 +52,7 @@ export interface StoreReader {
   read(request: ReadRequest): Promise<{ stock?: QueryAnswer; ledger?: QueryAnswer }>;
   /** The reference schema's item and ledger; ConfigError on a store that has no reference schema. */
   reference(sku: string): Promise<ReferenceState>;
+  /** Closes the connection(s). */
   close(): Promise<void>;
 }
 

@@ -33,14 +33,19 @@ export interface StoreOptions {
 
 /** A user's query, and the flag that gave it (for messages). */
 interface UserQuery {
+  /** The store it runs against. */
   url: string;
+  /** The SQL or the Redis command line. */
   text: string;
+  /** The flag that gave it. */
   flag: '--stock' | '--stock-sql' | '--ledger' | '--ledger-sql';
 }
 
 /** What to read from where, decided from the flags before anything is opened. */
 export interface ReadPlan {
+  /** Item of the reference schema. */
   sku: string;
+  /** The final stock: by value, from the reference schema of a store, or by the user's query. */
   stock: { value: number } | { reference: string } | { query: UserQuery };
   /** Undefined: no ledger is read (D2–D4, D6 say which flag would give one). */
   ledger: { reference: string } | { query: UserQuery; member: LedgerMember } | undefined;
@@ -48,7 +53,9 @@ export interface ReadPlan {
 
 /** The final state, and the initial stock when the store knows it. */
 export interface ReadState {
+  /** What the checks read. */
   state: FinalState;
+  /** S, when the store knows it (the reference schema). */
   initialStock: number | undefined;
 }
 
