@@ -132,6 +132,17 @@ describe('verify reads Redis', { skip: REDIS.skip }, () => {
       }
     });
 
+    test('the stock from a hash field (HGET)', async () => {
+      const item = `${lua.keys.stock}:item`;
+      await redis.send(['HSET', item, 'name', 'gala', 'stock', await redis.send(['GET', lua.keys.stock]) as string]);
+      const base = ['--history', history, '--db', REDIS.url, '--initial-stock', String(STOCK), '--ledger', `LRANGE ${lua.keys.list} 0 -1`];
+      const { run, verdict } = await verifyJson([...base, '--stock', `HGET ${item} stock`]);
+      assert.equal(run.code, 0, run.stdout);
+      assert.equal(verdict.inputs.final_stock, 0);
+      assertOneLine(await runCli(['verify', ...base, '--stock', `HGET ${item} stok`]), /--stock returned nothing \(no such key or field\?\)/);
+      assertOneLine(await runCli(['verify', ...base, '--stock', `HGET ${item} name`]), /the final stock must be a whole number, got text "gala"/);
+    });
+
     test('a ledger missing one sale is caught, with the lost buyer as witness', async () => {
       const [missing] = (await redis.send(['SRANDMEMBER', lua.keys.set, 1])) as string[];
       const copy = `${lua.keys.set}:copy`;
