@@ -71,6 +71,12 @@ export interface Session {
   commit(): Promise<void>;
   /** Rolls back the open transaction. */
   rollback(): Promise<void>;
+  /**
+   * Starts a read-only transaction over one snapshot, for `verify`: the
+   * database itself refuses any write the user's SQL attempts, and stock and
+   * ledger are read as of one moment.
+   */
+  beginReadOnly(): Promise<void>;
 
   /** Reads an item's stock without locking; undefined when the sku is unknown. */
   readStock(sku: string): Promise<StockRow | undefined>;
@@ -117,10 +123,19 @@ export interface Session {
   /** Every ledger row of an item, oldest first, with only the columns `verify` audits. */
   auditLedger(sku: string): Promise<AuditRow[]>;
   /**
-   * Runs SQL the user wrote for their own schema (`verify --stock-sql`,
-   * `--ledger-sql`) and returns its rows keyed by column name.
+   * Runs one statement the user wrote for their own schema (`verify
+   * --stock-sql`, `--ledger-sql`) and returns its columns and its rows keyed
+   * by column name. Never more than one statement, so none can end the
+   * read-only transaction it runs in.
    */
-  select(sql: string): Promise<Array<Record<string, unknown>>>;
+  select(sql: string): Promise<SelectResult>;
+}
+
+/** What a user's SELECT returned. */
+export interface SelectResult {
+  /** Column names in order; two columns of one name are still two here. */
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
 }
 
 /** A database behind one URL: a pool (or SQLite's single connection) of Sessions. */
@@ -148,6 +163,12 @@ export interface AdapterOptions {
   poolSize?: number;
   /** How long a purchase waits for a lock before failing with LockTimeoutError. */
   lockTimeoutMs?: number;
+  /**
+   * For `verify`: the connection may not write (SQLite opens the file
+   * read-only and never creates it; PostgreSQL and MySQL sessions default to
+   * read-only transactions).
+   */
+  readOnly?: boolean;
   /** SQLite `PRAGMA synchronous` level: the durability trade-off, see README. */
   sqliteSynchronous?: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 }

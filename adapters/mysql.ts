@@ -6,8 +6,9 @@ import {
   DuplicateRequestError,
   FlashsaleError,
   LockTimeoutError,
+  SchemaMissingError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
@@ -88,6 +89,8 @@ function translate(error: unknown, label: string): unknown {
   if (error instanceof FlashsaleError) return error;
   const code = (error as { code?: unknown }).code;
   if (code === 'ER_DUP_ENTRY') return new DuplicateRequestError('request id already has a ledger row', { cause: error });
+  // A database that serve never set up.
+  if (code === 'ER_NO_SUCH_TABLE') return new SchemaMissingError((error as Error).message, { cause: error });
   if (typeof code === 'string' && LOCK_CONFLICTS.has(code)) {
     return new LockTimeoutError(`MySQL: ${(error as Error).message}`, { cause: error });
   }
@@ -129,6 +132,13 @@ class MysqlSession implements Session {
   }
   rollback(): Promise<void> {
     return this.command('ROLLBACK');
+  }
+  // The sessions run READ COMMITTED (see the constructor); REPEATABLE READ for
+  // this one transaction makes its consistent snapshot cover every statement,
+  // so the stock and the ledger are read as of the same moment.
+  async beginReadOnly(): Promise<void> {
+    await this.command('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await this.command('START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT');
   }
 
   async readStock(sku: string): Promise<StockRow | undefined> {
@@ -196,10 +206,14 @@ class MysqlSession implements Session {
     const rows = await this.execute<Array<{ id: number | string; request_id: string; quantity: number; stock_after: number } & RowDataPacket>>(SQL.auditLedger, [sku]);
     return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, quantity: row.quantity, stockAfter: row.stock_after }));
   }
-  async select(sql: string): Promise<Array<Record<string, unknown>>> {
+  // mysql2 sends one statement per query unless multipleStatements is set,
+  // which this adapter never does.
+  async select(sql: string): Promise<SelectResult> {
     try {
-      const [rows] = await this.connection.query<RowDataPacket[]>(sql);
-      return rows;
+      const [rows, fields] = await this.connection.query<RowDataPacket[]>(sql);
+      // A statement that is not a query answers with a result header, not rows.
+      if (!Array.isArray(rows) || !Array.isArray(fields)) return { columns: [], rows: [] };
+      return { columns: fields.map((field) => field.name), rows };
     } catch (error) {
       throw translate(error, this.label);
     }
@@ -278,6 +292,8 @@ export class MysqlAdapter implements Adapter {
     this.pool.pool.on('connection', (connection) => {
       connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
       connection.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+      // verify: every transaction of this session is read-only unless it says otherwise.
+      if (options.readOnly) connection.query('SET SESSION TRANSACTION READ ONLY');
     });
   }
 

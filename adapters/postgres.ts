@@ -4,8 +4,9 @@ import {
   DuplicateRequestError,
   FlashsaleError,
   LockTimeoutError,
+  SchemaMissingError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
@@ -110,6 +111,8 @@ function translate(error: unknown, label: string): unknown {
   if (error instanceof FlashsaleError) return error;
   const code = (error as { code?: unknown }).code;
   if (code === '23505') return new DuplicateRequestError('request id already has a ledger row', { cause: error });
+  // 42P01 undefined_table: a database that serve never set up.
+  if (code === '42P01') return new SchemaMissingError((error as Error).message, { cause: error });
   if (typeof code === 'string' && LOCK_CONFLICTS.has(code)) {
     return new LockTimeoutError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
   }
@@ -141,6 +144,11 @@ class PostgresSession implements Session {
   }
   async rollback(): Promise<void> {
     await this.query({ text: 'ROLLBACK' });
+  }
+  // REPEATABLE READ: one snapshot for every statement of the transaction, so
+  // the stock and the ledger are read as of the same moment.
+  async beginReadOnly(): Promise<void> {
+    await this.query({ text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' });
   }
 
   async readStock(sku: string): Promise<StockRow | undefined> {
@@ -195,8 +203,11 @@ class PostgresSession implements Session {
     // BIGSERIAL ids arrive as strings.
     return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, quantity: row.quantity, stockAfter: row.stock_after }));
   }
-  async select(sql: string): Promise<Array<Record<string, unknown>>> {
-    return (await this.query<Record<string, unknown>>({ text: sql })).rows;
+  // The extended protocol takes exactly one statement: `COMMIT; DELETE …`
+  // cannot step out of the read-only transaction.
+  async select(sql: string): Promise<SelectResult> {
+    const result = await this.query<Record<string, unknown>>({ text: sql, queryMode: 'extended' } as { text: string });
+    return { columns: (result.fields ?? []).map((field) => field.name), rows: result.rows ?? [] };
   }
 }
 
@@ -218,7 +229,7 @@ export class PostgresAdapter implements Adapter {
       connectionTimeoutMillis: 5000,
       // Sent in the startup packet, so it costs no extra round trip: a buyer
       // waiting longer than this for the row lock gets 55P03 and a 503.
-      options: `-c lock_timeout=${lockTimeoutMs}`,
+      options: `-c lock_timeout=${lockTimeoutMs}${options.readOnly ? ' -c default_transaction_read_only=on' : ''}`,
     });
     // An idle client that loses its server emits here; without a listener the
     // process would crash. The next acquire reconnects or reports it.

@@ -6,8 +6,9 @@ import {
   DuplicateRequestError,
   FlashsaleError,
   LockTimeoutError,
+  SchemaMissingError,
 } from '../src/errors.js';
-import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, Session, StockRow } from './adapter.js';
+import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 
 // The few better-sqlite3 methods this adapter uses, so the rest of the code
@@ -18,6 +19,8 @@ interface Statement {
   all(...params: unknown[]): unknown[];
   /** Rows as arrays of column values rather than objects keyed by column name. */
   raw(toggle: boolean): Statement;
+  /** The result columns, in order. */
+  columns(): Array<{ name: string }>;
 }
 interface SqliteDatabase {
   prepare(sql: string): Statement;
@@ -51,6 +54,8 @@ CREATE INDEX IF NOT EXISTS purchases_sku ON purchases (sku);
 
 const SQL = {
   begin: 'BEGIN IMMEDIATE',
+  // Deferred: the read snapshot is taken at the first read and held to the end.
+  beginReadOnly: 'BEGIN DEFERRED',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
   readStock: 'SELECT stock, version FROM inventory WHERE sku = ?',
@@ -81,6 +86,8 @@ function translate(error: unknown): unknown {
   if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
     return new LockTimeoutError('the SQLite write lock was not granted within the lock timeout', { cause: error });
   }
+  const message = String((error as Error)?.message);
+  if (/^no such table: (inventory|purchases)$/.test(message)) return new SchemaMissingError(message, { cause: error });
   return error;
 }
 
@@ -122,6 +129,9 @@ class SqliteSession implements Session {
   }
   rollback(): Promise<void> {
     return this.run(() => void this.statement(SQL.rollback).run());
+  }
+  beginReadOnly(): Promise<void> {
+    return this.run(() => void this.statement(SQL.beginReadOnly).run());
   }
 
   readStock(sku: string): Promise<StockRow | undefined> {
@@ -193,8 +203,12 @@ class SqliteSession implements Session {
       return rows.map(([id, requestId, quantity, stockAfter]) => ({ id, requestId, quantity, stockAfter }));
     });
   }
-  select(sql: string): Promise<Array<Record<string, unknown>>> {
-    return this.run(() => this.db.prepare(sql).all() as Array<Record<string, unknown>>);
+  // prepare() takes one statement only, and a read-only connection refuses writes.
+  select(sql: string): Promise<SelectResult> {
+    return this.run(() => {
+      const statement = this.db.prepare(sql);
+      return { columns: statement.columns().map((column) => column.name), rows: statement.all() as Array<Record<string, unknown>> };
+    });
   }
 }
 
@@ -214,6 +228,7 @@ export class SqliteAdapter implements Adapter {
   }
 
   static open(path: string, options: AdapterOptions): SqliteAdapter {
+    if (options.readOnly) return SqliteAdapter.openReadOnly(path);
     if (path !== ':memory:' && !existsSync(dirname(path))) {
       throw new DatabaseUnreachableError(`cannot open sqlite:${path}: directory ${dirname(path)} does not exist`);
     }
@@ -230,6 +245,19 @@ export class SqliteAdapter implements Adapter {
       throw new DatabaseUnreachableError(`cannot open sqlite:${path}: ${(error as Error).message}`, { cause: error });
     }
     return new SqliteAdapter(db, path);
+  }
+
+  // No pragmas: journal_mode and synchronous are the writer's business, and
+  // setting them would write. fileMustExist: a typo must not leave a new,
+  // empty database behind.
+  private static openReadOnly(path: string): SqliteAdapter {
+    if (!existsSync(path)) throw new DatabaseUnreachableError(`cannot open sqlite:${path}: no such file (verify never creates a database)`);
+    try {
+      const db = new Database(path, { readonly: true, fileMustExist: true }) as unknown as SqliteDatabase;
+      return new SqliteAdapter(db, path);
+    } catch (error) {
+      throw new DatabaseUnreachableError(`cannot open sqlite:${path}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   async migrate(): Promise<void> {

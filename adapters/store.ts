@@ -1,6 +1,6 @@
 import { UnknownSkuError } from '../src/errors.js';
 import type { Adapter, AuditRow, Inventory, PurchaseRow } from './adapter.js';
-import { withSession, withTransaction } from './transaction.js';
+import { withReadOnlyTransaction, withSession, withTransaction } from './transaction.js';
 
 /** The item a server or a reset starts from. */
 export interface ItemSeed {
@@ -52,4 +52,13 @@ export function readAuditLedger(adapter: Adapter, sku: string): Promise<AuditRow
 /** Every ledger row of the item, oldest first. */
 export function readLedger(adapter: Adapter, sku: string): Promise<PurchaseRow[]> {
   return withSession(adapter, (session) => session.purchases(sku));
+}
+
+/** The item and its audit ledger as of one moment, read in one read-only transaction (`verify`). */
+export function readReferenceState(adapter: Adapter, sku: string): Promise<{ inventory: Inventory; ledger: AuditRow[] }> {
+  return withReadOnlyTransaction(adapter, async (session) => {
+    const inventory = await session.inventory(sku);
+    if (!inventory) throw new UnknownSkuError(`unknown sku ${JSON.stringify(sku)}`);
+    return { inventory, ledger: await session.auditLedger(sku) };
+  });
 }

@@ -53,3 +53,34 @@ export async function withTransaction<T>(adapter: Adapter, work: (session: Sessi
     adapter.release(session, broken);
   }
 }
+
+/**
+ * Begin read-only, run, and always roll back: `verify` reads, and a rollback
+ * is what guarantees that nothing the user's SQL did can last, even on a
+ * database that would let a statement slip past the read-only flag. Written
+ * once here, like withTransaction, for every database.
+ */
+export async function withReadOnlyTransaction<T>(adapter: Adapter, work: (session: Session) => Promise<T>): Promise<T> {
+  const session = await adapter.acquire();
+  let begun = false;
+  let broken = false;
+  try {
+    await session.beginReadOnly();
+    begun = true;
+    return await work(session);
+  } catch (error) {
+    broken = !(error instanceof FlashsaleError);
+    throw error;
+  } finally {
+    if (begun) {
+      try {
+        await session.rollback();
+      } catch {
+        broken = true;
+      }
+    } else {
+      broken = true;
+    }
+    adapter.release(session, broken);
+  }
+}

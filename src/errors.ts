@@ -146,3 +146,8 @@ export class TargetUnreachableError extends FlashsaleError {
 export class HistoryFormatError extends FlashsaleError {
   readonly code = 'FS_BAD_HISTORY';
 }
+
+/** The database answers but lacks the reference schema's tables (`verify` against the wrong database). */
+export class SchemaMissingError extends FlashsaleError {
+  readonly code = 'FS_NO_SCHEMA';
+}

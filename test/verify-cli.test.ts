@@ -1,6 +1,7 @@
 // verify through bin/, as a user runs it: on the reference server, on a shop
 // with its own schema and API, on merged shards, and every way it can be
 // called wrong.
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -164,6 +165,9 @@ describe('verify called wrong: one line, exit 2', () => {
   });
   test('SQL that fails', async () => {
     const file = join(scratch, 'empty-run.jsonl');
-    assertUsage(await runCli(['verify', '--history', file, '--db', freshSqliteUrl(), '--stock-sql', 'SELECT x FROM nowhere']), /--stock-sql failed: no such table: nowhere/);
+    // verify never creates a database, so this one must exist (and be empty).
+    const url = freshSqliteUrl();
+    new Database(url.slice('sqlite:'.length)).close();
+    assertUsage(await runCli(['verify', '--history', file, '--db', url, '--stock-sql', 'SELECT x FROM nowhere']), /--stock-sql failed: no such table: nowhere/);
   });
 });

@@ -1,19 +1,17 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import type { LedgerMember } from '../../adapters/reader.js';
 import { writeFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { verdictJunit } from '../report/junit.js';
 import { renderVerdict, verdictJson } from '../report/verdict-table.js';
+import type { StoreOptions } from '../verify/final-state.js';
 import { verify } from '../verify/verify.js';
 import type { CommandResult } from './result.js';
 import { wholeNumber } from './options.js';
 
-interface VerifyFlags {
+interface VerifyFlags extends StoreFlags {
   history: string[];
-  db?: string;
-  sku: string;
   initialStock?: number;
-  stockSql?: string;
-  ledgerSql?: string;
   maxErrors: number;
   json?: boolean;
   junit?: string;
@@ -24,11 +22,17 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
   return new Command('verify')
     .description('audit a run: the history of HTTP answers against the final database state')
     .option('--history <file...>', 'history file(s) written by attack; several shards of one run merge', ['flashsale-history.jsonl'])
-    .option('--db <url>', 'database to audit: sqlite:PATH, postgres://…, mysql://… (without it, only the history checks decide)')
+    .option('--db <url>', 'store to audit, for both stock and ledger: sqlite:PATH, postgres://…, mysql://…, redis://… (without it, only the history checks decide)')
     .option('--sku <sku>', 'item of the reference schema', 'A')
     .option('--initial-stock <n>', 'stock before the run (default: the reference schema\'s initial_stock)', wholeNumber(0))
-    .option('--stock-sql <sql>', 'your schema: SQL returning the final stock (one row, one number)')
-    .option('--ledger-sql <sql>', 'your schema: SQL returning ledger rows with quantity, and request_id and stock_after if you have them')
+    .option('--stock-db <url>', 'store the final stock is read from (default: --db)')
+    .option('--stock <command>', "Redis: a read command returning the final stock, e.g. 'GET stock:1' or 'HGET item:1 stock'")
+    .option('--stock-sql <sql>', 'SQL: returns the final stock (exactly one row of one number), run read-only')
+    .option('--final-stock <n>', 'the final stock by value, read from any other system', wholeNumber(Number.MIN_SAFE_INTEGER))
+    .option('--ledger-db <url>', 'store the ledger is read from (default: --db)')
+    .option('--ledger <command>', "Redis: a read command returning the ledger, e.g. 'SMEMBERS orders:1', 'LRANGE orders 0 -1', 'XRANGE orders - +'")
+    .option('--ledger-sql <sql>', 'SQL: returns ledger rows with quantity, and request_id, buyer_id, stock_after, id if you have them; run read-only')
+    .option('--ledger-member <kind>', 'what a bare Redis ledger member or hash field is: request_id, buyer_id or id', ledgerMember, 'request_id')
     .option('--max-errors <n>', 'unknown outcomes (timeouts, 5xx, resets) tolerated by E1', wholeNumber(0), 0)
     .option('--json', 'print the whole verdict as JSON on stdout')
     .option('--junit <file>', 'also write the verdict as JUnit XML, one test case per check')
@@ -36,11 +40,8 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
     .action(async (flags: VerifyFlags) => {
       const verdict = await verify({
         histories: flags.history,
-        db: flags.db,
-        sku: flags.sku,
+        ...storeOptions(flags),
         initialStock: flags.initialStock,
-        stockSql: flags.stockSql,
-        ledgerSql: flags.ledgerSql,
         maxErrors: flags.maxErrors,
       });
       if (flags.junit) {
@@ -54,4 +55,17 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
       const undecided = flags.strict && verdict.checks.some((check) => check.status === 'UNKNOWN');
       finish({ exitCode: verdict.status === 'FAIL' || undecided ? 1 : 0 });
     });
+}
+
+/** The store flags, as commander names them. */
+type StoreFlags = StoreOptions;
+
+function storeOptions(flags: StoreFlags): StoreOptions {
+  const { db, sku, stockDb, stock, stockSql, finalStock, ledgerDb, ledger, ledgerSql, ledgerMember } = flags;
+  return { db, sku, stockDb, stock, stockSql, finalStock, ledgerDb, ledger, ledgerSql, ledgerMember };
+}
+
+function ledgerMember(value: string): LedgerMember {
+  if (value === 'request_id' || value === 'buyer_id' || value === 'id') return value;
+  throw new InvalidArgumentError(`expected request_id, buyer_id or id, got ${JSON.stringify(value)}.`);
 }

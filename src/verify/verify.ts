@@ -1,35 +1,27 @@
-import { ConfigError } from '../errors.js';
 import { databaseChecks, errorBudget, type FinalState } from './db-audit.js';
-import { readFinalState, type ReadState } from './final-state.js';
+import { planFinalState, readFinalState, type ReadState, type StoreOptions } from './final-state.js';
 import { httpChecks, type HistoryFacts } from './http-checks.js';
 import { loadHistories, type LoadedHistory } from './load-history.js';
 import type { Operation } from './operation.js';
 import type { CheckResult, Verdict } from './verdict.js';
 
-/** What `flashsale verify` is asked to audit. */
-export interface VerifyOptions {
+/** What `flashsale verify` is asked to audit; the store flags are final-state.ts's. */
+export interface VerifyOptions extends StoreOptions {
   histories: string[];
-  /** Database URL; without it only the history checks decide. */
-  db?: string | undefined;
-  sku: string;
   /** S; overrides what the database says. */
   initialStock?: number | undefined;
-  stockSql?: string | undefined;
-  ledgerSql?: string | undefined;
   /** Unknown (info) operations tolerated by E1. */
   maxErrors: number;
 }
 
 /** Reads the history and the database, runs every check, returns the verdict. */
 export async function verify(options: VerifyOptions): Promise<Verdict> {
-  if (!options.db && (options.stockSql || options.ledgerSql)) throw new ConfigError('--stock-sql and --ledger-sql need --db to run against');
+  const plan = planFinalState(options);
   // The database is read while worker threads parse a large history: on
   // SQLite that read holds this thread, which has nothing else to do then.
   let reading: Promise<ReadState | undefined> | undefined;
   const readDatabase = () =>
-    (reading ??= options.db
-      ? readFinalState({ db: options.db, sku: options.sku, stockSql: options.stockSql, ledgerSql: options.ledgerSql })
-      : Promise.resolve(undefined));
+    (reading ??= plan ? readFinalState(plan) : Promise.resolve(undefined));
   let history: LoadedHistory;
   try {
     history = await loadHistories(options.histories, { onParsing: () => void readDatabase().catch(() => undefined) });
