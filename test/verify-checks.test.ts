@@ -9,7 +9,7 @@ import type { CheckResult } from '../src/verify/verdict.js';
 import { judge } from '../src/verify/verify.js';
 
 function op(requestId: string, type: Operation['type'], outcome: Operation['outcome'], invoke: number, complete: number, remaining: number | null, quantity = 1): Operation {
-  return { type, outcome, invoke, complete, remaining, quantity, requestId, buyer: `buyer-${requestId}`, process: 0, status: null, error: null, file: 'crafted', line: 1 };
+  return { type, outcome, invoke, complete, remaining, quantity, requestId, buyer: `buyer-${requestId}`, purchaseId: null, process: 0, status: null, error: null, file: 'crafted', line: 1 };
 }
 const ok = (id: string, invoke: number, complete: number, remaining: number | null, quantity = 1) => op(id, 'ok', 'bought', invoke, complete, remaining, quantity);
 const soldOut = (id: string, invoke: number, complete: number, quantity = 1) => op(id, 'fail', 'sold_out', invoke, complete, 0, quantity);
@@ -77,9 +77,9 @@ describe('H4 realtime-order', () => {
   test('passes when overlapping buyers are told either order', () => passes(check('H4', { stock: 2, ops: [ok('a', 0, 5, 0), ok('b', 1, 6, 1)] })));
   test('fails when the stock goes back up for a later buyer', () => assertFails(check('H4', { stock: 2, ops: [ok('a', 0, 1, 0), ok('b', 2, 3, 1)] }), /went back up/, ['a', 'b']));
   test('does not fail when an unknown op explains the gap', () => doesNotFail(check('H4', { stock: 3, ops: [ok('a', 0, 1, 2), info('i', 0), ok('b', 2, 3, 0)] })));
-  test('is UNKNOWN across clocks of different machines', () => {
+  test('is N/A across clocks of different machines', () => {
     const result = check('H4', { stock: 2, ops: [ok('a', 0, 1, 0), ok('b', 2, 3, 1)], realtime: { exact: false, reason: 'merged shards come from 2 machines' } });
-    assert.equal(result.status, 'UNKNOWN');
+    assert.equal(result.status, 'N/A');
     assert.match(result.reason!, /2 machines/);
   });
 });
@@ -119,8 +119,11 @@ describe('D1 stock-bounds', () => {
 
 describe('D2 conservation', () => {
   test('passes when stock plus ledger is the initial stock', () => passes(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1, [row('a', 1)]) })));
-  test('fails when the ledger records more than left the stock (lost updates)', () =>
-    assertFails(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 1)], final: state(1, [row('a', 1), row('b', 1)]) }), /lost updates/));
+  test('fails when the ledger records more than left the stock, and says what is known of the cause', () =>
+    assertFails(
+      check('D2', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 1)], final: state(1, [row('a', 1), row('b', 1)]) }),
+      /^the ledger records 1 unit more than left the stock: sales were recorded without their decrement \(a lost update, or a decrement that did not apply\)$/,
+    ));
   test('fails when stock left without a ledger row', () => assertFails(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(0, [row('a', 1)]) }), /without a ledger row/));
   test('passes with a row for an unknown op that did happen', () => passes(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1), info('i', 0)], final: state(0, [row('a', 1), row('i', 0)]) })));
 });
@@ -136,10 +139,10 @@ describe('D3 ledger-vs-responses', () => {
     passes(result);
     assert.match(result.summary, /recovered 1/);
   });
-  test('is UNKNOWN when the ledger has no request ids, and says which column to add', () => {
+  test('is N/A when nothing joins the ledger to the answers, and says which columns would', () => {
     const result = check('D3', { stock: 2, ops: [ok('a', 0, 1, 1)], final: { ...state(1, [{ quantity: 1, id: 1 }]), columns: { requestId: false, stockAfter: false } } });
-    assert.equal(result.status, 'UNKNOWN');
-    assert.match(result.reason!, /request_id column/);
+    assert.equal(result.status, 'N/A');
+    assert.match(result.reason!, /no request_id column; the ledger has no buyer_id column; no answer carried a purchase id/);
   });
 });
 
@@ -148,7 +151,7 @@ describe('D4 stock-after-match', () => {
   test('fails when a row disagrees with the answer', () => assertFails(check('D4', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1, [row('a', 0)]) }), /told 1 remaining, the ledger row says 0/, ['a']));
   test('fails when two rows claim the same units', () => assertFails(check('D4', { stock: 3, ops: [info('i', 0), info('j', 0)], final: state(1, [row('i', 1), row('j', 1)]) }), /claim the same units/, ['i', 'j']));
   test('passes with rows for unknown ops on distinct units', () => passes(check('D4', { stock: 3, ops: [ok('a', 0, 1, 2), info('i', 0)], final: state(1, [row('a', 2), row('i', 1)]) })));
-  test('is UNKNOWN without a stock_after column', () => {
+  test('is N/A without a stock_after column', () => {
     const result = check('D4', { stock: 2, ops: [], final: { ...state(1, []), columns: { requestId: true, stockAfter: false } } });
     assert.match(result.reason!, /stock_after column/);
   });
@@ -181,11 +184,14 @@ describe('E1 error-budget', () => {
   test('refused and rejected requests are not unknowns', () => passes(check('E1', { ops: [rejected('r', 0, 1), soldOut('s', 0, 1)], maxErrors: 0 })));
 });
 
-test('the verdict is FAIL when any check fails and PASS with only UNKNOWN beside passes', () => {
+test('the verdict is FAIL when any check fails, INCONCLUSIVE when one could not run, PASS history-only when that was chosen', () => {
   const failing = judge([ok('a', 0, 1, 0), ok('b', 2, 3, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0 });
   assert.equal(failing.status, 'FAIL');
   assert.match(failing.headline, /^FAIL: H4 realtime-order/);
-  const historyOnly = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0 });
+  const noDatabase = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0 });
+  assert.equal(noDatabase.status, 'INCONCLUSIVE');
+  assert.match(noDatabase.headline, /^INCONCLUSIVE: 6 of 13 checks could not run \(D1 D2 D3 D4 D5 D6\): the database was not read; give --db to decide them, or --history-only/);
+  const historyOnly = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0, historyOnly: true });
   assert.equal(historyOnly.status, 'PASS');
-  assert.match(historyOnly.headline, /6 UNKNOWN \(D1 D2 D3 D4 D5 D6\): history only, the database was not read/);
+  assert.match(historyOnly.headline, /^PASS \(history only\): 7 of 7 applicable checks passed, none failed; history only: D1 D2 D3 D4 D5 D6 not run/);
 });

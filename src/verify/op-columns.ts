@@ -18,14 +18,18 @@ export interface OpColumns {
   complete: Float64Array;
   /** -1 for null. */
   status: Int32Array;
-  /** -1 for null. */
+  /** NaN for null (any integer is a value: a negative remaining is evidence). */
   remaining: Float64Array;
+  /** Each op's line, numbered as its reader numbered it (a slice starts at line 2). */
+  line: Uint32Array;
   /** Every op's buyer then request id, end to end. */
   text: string;
   /** Where each of those strings ends in `text`: two per op. */
   ends: Uint32Array;
   /** The ops whose `error` is not null, by index: few in a healthy run. */
   errors: Array<[number, string]>;
+  /** The ops whose answer gave a purchase id, by index: at most the stock's worth of oks, and a few others. */
+  purchaseIds: Array<[number, string]>;
 }
 
 /** Collects op records into columns, times made relative to `base` (hrtime ns). */
@@ -36,6 +40,8 @@ export class OpPacker {
   private readonly complete: number[] = [];
   private readonly status: number[] = [];
   private readonly remaining: number[] = [];
+  private readonly line: number[] = [];
+  private readonly purchaseIds: Array<[number, string]> = [];
   private readonly strings: string[] = [];
   private readonly ends: number[] = [];
   private readonly errors: Array<[number, string]> = [];
@@ -43,14 +49,17 @@ export class OpPacker {
 
   constructor(private readonly base: bigint) {}
 
-  add(op: OpRecord): void {
+  /** Adds one op read from `line`. */
+  add(op: OpRecord, line: number): void {
     if (op.error !== null) this.errors.push([this.outcome.length, op.error]);
+    if (op.purchase_id !== null) this.purchaseIds.push([this.outcome.length, op.purchase_id]);
+    this.line.push(line);
     this.outcome.push(OUTCOMES.indexOf(op.outcome));
     this.process.push(op.process);
     this.invoke.push(Number(op.t_inv - this.base));
     this.complete.push(Number(op.t_cmp - this.base));
     this.status.push(op.status ?? -1);
-    this.remaining.push(op.remaining ?? -1);
+    this.remaining.push(op.remaining ?? NaN);
     this.strings.push(op.buyer, op.request_id);
     this.length += op.buyer.length;
     this.ends.push(this.length);
@@ -67,34 +76,37 @@ export class OpPacker {
       complete: Float64Array.from(this.complete),
       status: Int32Array.from(this.status),
       remaining: Float64Array.from(this.remaining),
+      line: Uint32Array.from(this.line),
       text: this.strings.join(''),
       ends: Uint32Array.from(this.ends),
       errors: this.errors,
+      purchaseIds: this.purchaseIds,
     };
   }
 }
 
 /** The buffers a postMessage can hand over instead of copying. */
 export function transferables(columns: OpColumns): ArrayBuffer[] {
-  const { outcome, process, invoke, complete, status, remaining, ends } = columns;
-  return [outcome, process, invoke, complete, status, remaining, ends].map((array) => array.buffer as ArrayBuffer);
+  const { outcome, process, invoke, complete, status, remaining, line, ends } = columns;
+  return [outcome, process, invoke, complete, status, remaining, line, ends].map((array) => array.buffer as ArrayBuffer);
 }
 
 /** Where unpacked operations come from, for their witnesses. */
 export interface ColumnsOrigin {
   /** The history file's name. */
   file: string;
-  /** The line of the first op in the columns. */
-  firstLine: number;
+  /** What to add to a column's line numbers (which start at 2 in every slice) to get the file's. */
+  lineOffset: number;
   /** Units each request asked for (the meta line's quantity). */
   quantity: number;
 }
 
 /** Appends the columns' operations to `ops`, in order; `each` sees every one (shard checks). */
 export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operation[], each?: (op: Operation) => void): void {
-  const { outcome: outcomes, process, invoke, complete, status, remaining, text, ends } = columns;
+  const { outcome: outcomes, process, invoke, complete, status, remaining, line, text, ends } = columns;
   const errors = new Map(columns.errors);
-  const { file, firstLine, quantity } = origin;
+  const purchaseIds = new Map(columns.purchaseIds);
+  const { file, lineOffset, quantity } = origin;
   let from = 0;
   for (let i = 0; i < columns.count; i++) {
     const outcome = OUTCOMES[outcomes[i]!]!;
@@ -107,15 +119,16 @@ export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operat
       outcome,
       invoke: invoke[i]!,
       complete: complete[i]!,
-      remaining: remaining[i]! < 0 ? null : remaining[i]!,
+      remaining: Number.isNaN(remaining[i]!) ? null : remaining[i]!,
       quantity,
       requestId: text.slice(buyerEnd, requestEnd),
       buyer: text.slice(from, buyerEnd),
+      purchaseId: purchaseIds.get(i) ?? null,
       process: process[i]!,
       status: status[i]! < 0 ? null : status[i]!,
       error: errors.get(i) ?? null,
       file,
-      line: firstLine + i,
+      line: lineOffset + line[i]!,
     };
     from = requestEnd;
     each?.(op);
