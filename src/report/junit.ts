@@ -18,7 +18,7 @@ export function verdictJunit(verdict: Verdict, suiteName = 'flashsale verify'): 
     if (check.status === 'PASS') return `${open}\n    <system-out>${xml(check.summary)}</system-out>\n  </testcase>`;
     if (isError(check)) return `${open}\n    <error message="${xml(`UNKNOWN: ${check.reason ?? ''}`)}" type="UNKNOWN"/>\n  </testcase>`;
     if (check.status === 'N/A') return `${open}\n    <skipped message="${xml(`N/A: ${check.reason ?? ''}`)}"/>\n  </testcase>`;
-    if (check.waived) return `${open}\n    <skipped message="${xml(`not run (--history-only): ${check.reason ?? ''}`)}"/>\n  </testcase>`;
+    if (check.waived) return `${open}\n    <skipped message="${xml(check.reason ?? '')}"/>\n  </testcase>`;
     const body = [
       check.summary,
       ...check.witnesses.flatMap((witness) => [

@@ -22,8 +22,7 @@ export function renderVerdict(verdict: Verdict, columns = process.stdout.columns
   });
   for (const check of verdict.checks) {
     const undecided = check.status === 'UNKNOWN' || check.status === 'N/A';
-    const reason = check.waived ? `not run (--history-only): ${check.reason}` : check.reason;
-    const detail = undecided ? `${reason}${check.summary ? ` (${check.summary})` : ''}` : check.summary;
+    const detail = undecided ? `${check.reason}${check.summary ? ` (${check.summary})` : ''}` : check.summary;
     const result = check.status === 'FAIL' ? `FAIL ×${check.violations}` : check.waived ? 'UNKNOWN*' : check.status;
     table.push([`${check.id} ${check.name}`, result, detail]);
   }

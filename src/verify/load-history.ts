@@ -101,15 +101,13 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
       }
       for (const op of fileOps) elsewhere.add(op.requestId);
     }
-    if (!file.end) {
-      // A history cut before its first op still has a clock: the barrier's.
-      if (base === undefined && file.meta.released_at > 0n) base = file.meta.released_at;
-      file.unrecorded = addUnrecorded(file, lines, base, fileOps);
-    }
     metas.push(file.meta);
     files.push(file);
     for (const op of fileOps) ops.push(op);
   }
+  // A history cut before its first op still has a clock: the barrier's.
+  if (base === undefined) base = metas.find((meta) => meta.released_at > 0n)?.released_at;
+  addUnrecorded(files, ops, base);
   return { metas, ops, realtime: clockOf(metas), files };
 }
 
@@ -189,53 +187,69 @@ function fromSlices(read: ParallelRead, name: string): FileRead | undefined {
  * have been sent, and may have bought, with no line to say so. Each planned
  * request without an op line becomes an unknown operation, invoked any time
  * after the start barrier and never completing, so that rows it wrote are
- * "recovered", not "unexpected", and the stock it took is explained. Request
- * and buyer ids are those the attack gives (plan.ts); when the recorded ids
- * do not follow them, the unknowns are added without ids (joins then match
- * them by count). Returns how many were added.
+ * "recovered", not "unexpected", and the stock it took is explained.
+ *
+ * Request and buyer ids are those the attack gives (plan.ts: run id and
+ * index). Files of one run (shards share its run id) are taken together, so
+ * a request recorded in one shard is not missing from another. When the
+ * recorded ids do not follow the attack's pattern, the unknowns are added
+ * without ids, and joins match them by count.
  */
-function addUnrecorded(file: HistoryFile, lines: Map<string, number>, base: bigint | undefined, fileOps: Operation[]): number {
-  const { meta } = file;
-  const missing = meta.buyers - file.recorded;
-  if (missing <= 0) return 0;
-  const seen = new Uint8Array(meta.buyers);
-  const prefix = `${meta.run_id}-`;
-  let derivable = meta.run_id !== '';
-  for (const requestId of lines.keys()) {
-    if (!derivable) break;
-    const index = requestId.startsWith(prefix) ? Number(requestId.slice(prefix.length)) : NaN;
-    if (Number.isSafeInteger(index) && index >= 0 && index < meta.buyers && requestId === requestId_(meta.run_id, index)) seen[index] = 1;
-    else derivable = false;
+function addUnrecorded(files: HistoryFile[], ops: Operation[], base: bigint | undefined): void {
+  const runs = new Map<string, HistoryFile[]>();
+  for (const file of files) {
+    const run = runs.get(file.meta.run_id);
+    if (run) run.push(file);
+    else runs.set(file.meta.run_id, [file]);
   }
-  // Before the barrier released, nothing was sent.
-  const releasedAt = meta.released_at > 0n && base !== undefined ? Number(meta.released_at - base) : fileOps.reduce((least, op) => Math.min(least, op.invoke), 0);
-  const unrecorded = (requestId: string, buyer: string, index: number): Operation => ({
-    type: 'info',
-    outcome: 'unrecorded',
-    invoke: releasedAt,
-    complete: Infinity,
-    remaining: null,
-    quantity: meta.quantity,
-    requestId,
-    buyer,
-    purchaseId: null,
-    process: index % Math.max(1, meta.processes),
-    status: null,
-    error: 'no answer recorded: the history ends before it',
-    file: file.file,
-    line: 0,
-  });
-  let added = 0;
-  if (derivable) {
-    for (let i = 0; i < meta.buyers; i++) {
-      if (seen[i]) continue;
-      fileOps.push(unrecorded(requestId_(meta.run_id, i), buyerId(i), i));
-      added += 1;
+  for (const [runId, run] of runs) {
+    const cut = run.find((file) => !file.end);
+    if (!cut) continue;
+    const planned = Math.max(...run.map((file) => file.meta.buyers));
+    const recorded = run.reduce((sum, file) => sum + file.recorded, 0);
+    if (planned - recorded <= 0) continue;
+    const names = new Set(run.map((file) => file.file));
+    const seen = new Uint8Array(planned);
+    const prefix = `${runId}-`;
+    let derivable = runId !== '';
+    for (const op of ops) {
+      if (!derivable) break;
+      if (!names.has(op.file)) continue;
+      const index = op.requestId.startsWith(prefix) ? Number(op.requestId.slice(prefix.length)) : NaN;
+      if (Number.isSafeInteger(index) && index >= 0 && index < planned && op.requestId === requestId_(runId, index)) seen[index] = 1;
+      else derivable = false;
     }
-  } else {
-    for (; added < missing; added++) fileOps.push(unrecorded('', '', added));
+    const { meta } = cut;
+    // Before the barrier released, nothing was sent.
+    const releasedAt = meta.released_at > 0n && base !== undefined ? Number(meta.released_at - base) : ops.reduce((least, op) => Math.min(least, op.invoke), 0);
+    const unrecorded = (requestId: string, buyer: string, index: number): Operation => ({
+      type: 'info',
+      outcome: 'unrecorded',
+      invoke: releasedAt,
+      complete: Infinity,
+      remaining: null,
+      quantity: meta.quantity,
+      requestId,
+      buyer,
+      purchaseId: null,
+      process: index % Math.max(1, meta.processes),
+      status: null,
+      error: 'no answer recorded: the history ends before it',
+      file: cut.file,
+      line: 0,
+    });
+    let added = 0;
+    if (derivable) {
+      for (let i = 0; i < planned; i++) {
+        if (seen[i]) continue;
+        ops.push(unrecorded(requestId_(runId, i), buyerId(i), i));
+        added += 1;
+      }
+    } else {
+      for (; added < planned - recorded; added++) ops.push(unrecorded('', '', added));
+    }
+    cut.unrecorded = added;
   }
-  return added;
 }
 
 async function sizeOf(path: string): Promise<number> {

@@ -79,7 +79,11 @@ export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
   const database = databaseChecks(facts, evidence.state, historyResults, evidence.join ?? 'auto');
   const checks = [...historyResults, ...database.checks, errorBudget(ops, evidence.maxErrors)];
   if (evidence.historyOnly) {
-    for (const check of checks) if (check.status === 'UNKNOWN' && DATABASE_INPUTS.has(check.needs ?? '')) check.waived = true;
+    for (const check of checks) {
+      if (check.status !== 'UNKNOWN' || !DATABASE_INPUTS.has(check.needs ?? '')) continue;
+      check.waived = true;
+      check.reason = 'not run: the database was not read (--history-only)';
+    }
   }
   const outcomes: Record<string, number> = {};
   const types = { ok: 0, fail: 0, info: 0 };
@@ -108,7 +112,7 @@ export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
       database: evidence.state?.source ?? (evidence.historyOnly ? 'none: history only (--history-only)' : null),
       join: joinText(database.join),
       realtime: evidence.realtime.exact ? 'exact' : evidence.realtime.reason,
-      history: incomplete ?? 'complete (end record present)',
+      history: historyText(evidence.files ?? [], incomplete),
       histories: (evidence.files ?? []).map((file) => ({
         file: file.file,
         planned: file.meta.buyers,
@@ -130,16 +134,24 @@ function joinText(join: JoinOutcome | undefined): string | null {
 
 /**
  * One line saying which histories were cut short and what that means, or
- * undefined when every one ends with its end record.
+ * undefined when none lost anything (every one ends with its end record, or
+ * recorded every planned request and only its end record is missing).
  */
 function incompleteness(files: HistoryFile[]): string | undefined {
-  const cut = files.filter((file) => !file.end);
+  const cut = files.filter((file) => !file.end && (file.unrecorded > 0 || file.cutLine !== undefined));
   if (cut.length === 0) return undefined;
   const parts = cut.map((file) => {
-    const where = file.cutLine !== undefined ? `, its last line (${file.cutLine}) cut mid-write and dropped` : '';
-    return `${file.file} has no end record${where}: ${file.unrecorded} of ${file.meta.buyers} planned requests have no answer recorded`;
+    const where = file.cutLine !== undefined ? ` (its last line, ${file.cutLine}, was cut mid-write and dropped)` : '';
+    return `${file.file} has no end record${where}: ${file.unrecorded} of ${plural(file.meta.buyers, 'planned request')} have no answer recorded`;
   });
-  return `incomplete history: ${parts.join('; ')}; they count as unknown (their ledger rows as recovered)`;
+  return `incomplete history: ${parts.join('; ')}; they count as unknown (a ledger row of theirs is recovered, not unexpected)`;
+}
+
+function historyText(files: HistoryFile[], incomplete: string | undefined): string | null {
+  if (files.length === 0) return null;
+  if (incomplete) return incomplete;
+  if (files.some((file) => !file.end)) return 'no end record, but every planned request is recorded';
+  return 'complete (end record present)';
 }
 
 function headline(status: VerdictStatus, checks: CheckResult[], evidence: Evidence, incomplete: string | undefined): string {
@@ -160,8 +172,10 @@ function headline(status: VerdictStatus, checks: CheckResult[], evidence: Eviden
   }
   if (status === 'INCONCLUSIVE') {
     const needs = [...new Set(blocking.map((check) => check.needs).filter((need): need is string => need !== undefined))];
-    const database = evidence.state ? '' : ': the database was not read';
-    return `INCONCLUSIVE: ${blocking.length} of ${checks.length} checks could not run (${ids(blocking)})${database}; give ${needs.join(', ')} to decide them${evidence.state ? '' : ', or --history-only to accept the history checks alone'}; none failed, ${passed.length} passed${tail}`;
+    const noDatabase = !evidence.state && !evidence.historyOnly;
+    const database = noDatabase ? ': the database was not read' : '';
+    const accept = noDatabase ? ', or --history-only to accept the history checks alone' : '';
+    return `INCONCLUSIVE: ${blocking.length} of ${checks.length} checks could not run (${ids(blocking)})${database}; give ${needs.join(', ')} to decide them${accept}; none failed, ${passed.length} passed${tail}`;
   }
   const applicable = checks.length - notApplicable.length - waived.length;
   const scope = evidence.historyOnly ? ' (history only)' : '';
