@@ -56,7 +56,14 @@ describe('H1 ok-range', () => {
   test('fails on a remaining the stock cannot have', () => assertFails(check('H1', { stock: 2, ops: [ok('a', 0, 1, 2)] }), /reports 2 remaining/, ['a']));
   test('with quantities, the units bought must fit too', () => assertFails(check('H1', { stock: 4, ops: [ok('a', 0, 1, 2, 3)] }), /after buying 3/, ['a']));
   test('does not fail when an unknown op took the unit above', () => doesNotFail(check('H1', { stock: 2, ops: [info('i', 0), ok('b', 1, 2, 0)] })));
-  test('is UNKNOWN without an initial stock', () => assert.equal(check('H1', { ops: [ok('a', 0, 1, 1)] }).status, 'UNKNOWN'));
+  test('is UNKNOWN without an initial stock, and names the flag', () => assert.equal(check('H1', { ops: [ok('a', 0, 1, 1)] }).needs, '--initial-stock'));
+  test('fails on a negative remaining even without an initial stock, whatever the unknowns', () =>
+    assertFails(check('H1', { ops: [ok('a', 0, 1, -2), info('i', 0), info('j', 0)], maxErrors: Infinity }), /reports -2 remaining: the stock went below zero/, ['a']));
+  test('is N/A when no ok answer carries a remaining stock, and says so without guessing why', () => {
+    const result = check('H1', { stock: 2, ops: [ok('a', 0, 1, null)] });
+    assert.equal(result.status, 'N/A');
+    assert.equal(result.reason, 'no successful answer carried a remaining stock (the server sends none, or attack --remaining-field does not name it)');
+  });
 });
 
 describe('H2 duplicate-remaining', () => {
@@ -115,6 +122,13 @@ describe('D1 stock-bounds', () => {
   test('fails when the stock ends above what a buyer was told', () => assertFails(check('D1', { stock: 3, ops: [ok('a', 0, 1, 0)], final: state(1) }), /went back up/, ['a']));
   test('does not fail when an unknown op took the rest', () => passes(check('D1', { stock: 2, ops: [ok('a', 0, 1, 1), info('i', 0)], final: state(0) })));
   test('is UNKNOWN without a database', () => assert.match(check('D1', { stock: 2, ops: [] }).reason!, /no database given/));
+  test('on an oversell the bounds read right: no negative stock is expected', () => {
+    const result = check('D1', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 0), ok('c', 0, 1, 0)], final: state(0) });
+    assertFails(result, /^buyers were told they bought 3 units of 2: oversold by 1, so no final stock can account for the sales$/);
+    assert.match(result.summary, /3 units ok, 0 units unknown: expected: none possible \(more sold than the stock\)$/);
+    assert.doesNotMatch(JSON.stringify(result), /-1|\.\.-/);
+  });
+  test('speaks of 1 unit, not 1 units', () => assert.match(check('D1', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1) }).summary, /1 unit ok, 0 units unknown: expected 1$/));
 });
 
 describe('D2 conservation', () => {
@@ -144,6 +158,23 @@ describe('D3 ledger-vs-responses', () => {
     assert.equal(result.status, 'N/A');
     assert.match(result.reason!, /no request_id column; the ledger has no buyer_id column; no answer carried a purchase id/);
   });
+});
+
+describe('D3 joined on purchase id', () => {
+  const bought = (id: string, remaining: number, purchaseId: string | null) => ({ ...ok(id, 0, 1, remaining), purchaseId });
+  const byId = (id: number, stockAfter: number): LedgerEntry => ({ id, quantity: 1, stockAfter });
+  const ledgerOnlyIds = (finalStock: number, ledger: LedgerEntry[]): FinalState => ({ ...state(finalStock, ledger), columns: { requestId: false, stockAfter: true } });
+  test('a row no answer names is recovered when an unknown op could own it', () => {
+    const result = check('D3', { stock: 2, ops: [bought('a', 1, '7'), info('i', 0)], final: ledgerOnlyIds(0, [byId(7, 1), byId(8, 0)]) });
+    passes(result);
+    assert.match(result.summary, /^joined on purchase id: 2 rows: lost 0, unexpected 0, aborted-visible 0, duplicated 0, recovered 1$/);
+  });
+  test('one row more than the unknown ops could own is unexpected', () =>
+    assertFails(check('D3', { stock: 3, ops: [bought('a', 2, '7'), info('i', 0)], final: ledgerOnlyIds(0, [byId(7, 2), byId(8, 1), byId(9, 0)]) }), /^unexpected: a ledger row whose id no answer gave/));
+  test('an ok whose purchase id has no row is lost', () =>
+    assertFails(check('D3', { stock: 2, ops: [bought('a', 1, '7')], final: ledgerOnlyIds(1, [byId(8, 1)]) }), /^lost/, ['a']));
+  test('two answers naming one purchase fail', () =>
+    assertFails(check('D3', { stock: 2, ops: [bought('a', 1, '7'), bought('b', 0, '7')], final: ledgerOnlyIds(1, [byId(7, 1)]) }), /two answers name one purchase id/, ['a', 'b']));
 });
 
 describe('D4 stock-after-match', () => {
