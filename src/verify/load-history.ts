@@ -70,7 +70,7 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   const maxThreads = options.threads ?? Math.min(availableParallelism(), MAX_THREADS);
   const metas: HistoryMeta[] = [];
   const files: HistoryFile[] = [];
-  const ops: Operation[] = [];
+  let ops: Operation[] = [];
   let base: bigint | undefined;
   const elsewhere = new Set<string>();
   let parsing = options.onParsing;
@@ -87,11 +87,10 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
     base = read.base;
     const { file, fileOps } = read;
     // One request id, one request: twice in one file is a broken history.
-    const lines = new Map<string, number>();
+    const firstLines = new FirstLines(file.meta);
     for (const op of fileOps) {
-      const first = lines.get(op.requestId);
+      const first = firstLines.add(op.requestId, op.line);
       if (first !== undefined) throw new HistoryFormatError(`${path}:${op.line}: request id ${op.requestId} was already recorded on line ${first}: one request, one op line`);
-      lines.set(op.requestId, op.line);
     }
     // Shards must have disjoint buyers; a repeated request id means the
     // same file was given twice or two shards overlap.
@@ -103,12 +102,54 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
     }
     metas.push(file.meta);
     files.push(file);
-    for (const op of fileOps) ops.push(op);
+    // The first file's array is kept as it is: a million pushes saved.
+    if (ops.length === 0) ops = fileOps;
+    else for (const op of fileOps) ops.push(op);
   }
   // A history cut before its first op still has a clock: the barrier's.
   if (base === undefined) base = metas.find((meta) => meta.released_at > 0n)?.released_at;
   addUnrecorded(files, ops, base);
   return { metas, ops, realtime: clockOf(metas), files };
+}
+
+/**
+ * The line each request id was first seen on. The attack's ids are the run
+ * id and the buyer's index (plan.ts), so most are kept in an array by index:
+ * a million of them cost a few megabytes and no hashing. Any other id goes
+ * to a map.
+ */
+class FirstLines {
+  private readonly byIndex: Uint32Array;
+  private readonly others = new Map<string, number>();
+  private readonly prefix: string;
+
+  constructor(private readonly meta: HistoryMeta) {
+    this.byIndex = new Uint32Array(meta.run_id ? meta.buyers : 0);
+    this.prefix = `${meta.run_id}-`;
+  }
+
+  /** Records the id's line; returns the line it was first seen on if it was already. */
+  add(requestId: string, line: number): number | undefined {
+    const index = this.indexOf(requestId);
+    if (index !== undefined) {
+      const first = this.byIndex[index]!;
+      if (first !== 0) return first;
+      this.byIndex[index] = line;
+      return undefined;
+    }
+    const first = this.others.get(requestId);
+    if (first !== undefined) return first;
+    this.others.set(requestId, line);
+    return undefined;
+  }
+
+  private indexOf(requestId: string): number | undefined {
+    if (this.byIndex.length === 0 || !requestId.startsWith(this.prefix)) return undefined;
+    const digits = requestId.slice(this.prefix.length);
+    const index = Number(digits);
+    // Only the exact spelling requestId(run, i) makes: "r-07" and "r-7" are two ids.
+    return Number.isSafeInteger(index) && index < this.byIndex.length && index >= 0 && String(index) === digits ? index : undefined;
+  }
 }
 
 interface FileRead {

@@ -22,14 +22,14 @@ export interface OpColumns {
   remaining: Float64Array;
   /** Each op's line, numbered as its reader numbered it (a slice starts at line 2). */
   line: Uint32Array;
-  /** Every op's buyer then request id, end to end. */
+  /** Every op's buyer, request id and purchase id ('' for none), end to end. */
   text: string;
-  /** Where each of those strings ends in `text`: two per op. */
+  /** Where each of those strings ends in `text`: three per op. */
   ends: Uint32Array;
+  /** 1 where the op's answer gave a purchase id (which may be ''), 0 for null. */
+  hasPurchase: Uint8Array;
   /** The ops whose `error` is not null, by index: few in a healthy run. */
   errors: Array<[number, string]>;
-  /** The ops whose answer gave a purchase id, by index: at most the stock's worth of oks, and a few others. */
-  purchaseIds: Array<[number, string]>;
 }
 
 /** Collects op records into columns, times made relative to `base` (hrtime ns). */
@@ -41,7 +41,7 @@ export class OpPacker {
   private readonly status: number[] = [];
   private readonly remaining: number[] = [];
   private readonly line: number[] = [];
-  private readonly purchaseIds: Array<[number, string]> = [];
+  private readonly hasPurchase: number[] = [];
   private readonly strings: string[] = [];
   private readonly ends: number[] = [];
   private readonly errors: Array<[number, string]> = [];
@@ -52,7 +52,6 @@ export class OpPacker {
   /** Adds one op read from `line`. */
   add(op: OpRecord, line: number): void {
     if (op.error !== null) this.errors.push([this.outcome.length, op.error]);
-    if (op.purchase_id !== null) this.purchaseIds.push([this.outcome.length, op.purchase_id]);
     this.line.push(line);
     this.outcome.push(OUTCOMES.indexOf(op.outcome));
     this.process.push(op.process);
@@ -60,10 +59,14 @@ export class OpPacker {
     this.complete.push(Number(op.t_cmp - this.base));
     this.status.push(op.status ?? -1);
     this.remaining.push(op.remaining ?? NaN);
-    this.strings.push(op.buyer, op.request_id);
+    const purchaseId = op.purchase_id ?? '';
+    this.hasPurchase.push(op.purchase_id === null ? 0 : 1);
+    this.strings.push(op.buyer, op.request_id, purchaseId);
     this.length += op.buyer.length;
     this.ends.push(this.length);
     this.length += op.request_id.length;
+    this.ends.push(this.length);
+    this.length += purchaseId.length;
     this.ends.push(this.length);
   }
 
@@ -79,16 +82,16 @@ export class OpPacker {
       line: Uint32Array.from(this.line),
       text: this.strings.join(''),
       ends: Uint32Array.from(this.ends),
+      hasPurchase: Uint8Array.from(this.hasPurchase),
       errors: this.errors,
-      purchaseIds: this.purchaseIds,
     };
   }
 }
 
 /** The buffers a postMessage can hand over instead of copying. */
 export function transferables(columns: OpColumns): ArrayBuffer[] {
-  const { outcome, process, invoke, complete, status, remaining, line, ends } = columns;
-  return [outcome, process, invoke, complete, status, remaining, line, ends].map((array) => array.buffer as ArrayBuffer);
+  const { outcome, process, invoke, complete, status, remaining, line, ends, hasPurchase } = columns;
+  return [outcome, process, invoke, complete, status, remaining, line, ends, hasPurchase].map((array) => array.buffer as ArrayBuffer);
 }
 
 /** Where unpacked operations come from, for their witnesses. */
@@ -104,14 +107,16 @@ export interface ColumnsOrigin {
 /** Appends the columns' operations to `ops`, in order; `each` sees every one (shard checks). */
 export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operation[], each?: (op: Operation) => void): void {
   const { outcome: outcomes, process, invoke, complete, status, remaining, line, text, ends } = columns;
-  const errors = new Map(columns.errors);
-  const purchaseIds = new Map(columns.purchaseIds);
+  // In index order: walked alongside, not looked up.
+  const { errors, hasPurchase } = columns;
+  let nextError = 0;
   const { file, lineOffset, quantity } = origin;
   let from = 0;
   for (let i = 0; i < columns.count; i++) {
     const outcome = OUTCOMES[outcomes[i]!]!;
-    const buyerEnd = ends[2 * i]!;
-    const requestEnd = ends[2 * i + 1]!;
+    const buyerEnd = ends[3 * i]!;
+    const requestEnd = ends[3 * i + 1]!;
+    const purchaseEnd = ends[3 * i + 2]!;
     // The same fields in the same order as the sequential loader builds, so
     // every Operation shares one shape and the checks' loops stay fast.
     const op: Operation = {
@@ -123,14 +128,14 @@ export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operat
       quantity,
       requestId: text.slice(buyerEnd, requestEnd),
       buyer: text.slice(from, buyerEnd),
-      purchaseId: purchaseIds.get(i) ?? null,
+      purchaseId: hasPurchase[i] ? text.slice(requestEnd, purchaseEnd) : null,
       process: process[i]!,
       status: status[i]! < 0 ? null : status[i]!,
-      error: errors.get(i) ?? null,
+      error: errors[nextError]?.[0] === i ? errors[nextError++]![1] : null,
       file,
       line: lineOffset + line[i]!,
     };
-    from = requestEnd;
+    from = purchaseEnd;
     each?.(op);
     ops.push(op);
   }
