@@ -455,7 +455,7 @@ function resolvedRecheck(facts: HistoryFacts, state: FinalState, joined: Joined 
     rerun = httpChecks({ ...facts, ops: settled, finalStock: state.finalStock });
   }
   const failed = rerun.filter((check) => check.status === 'FAIL');
-  const summary = `${happened} unknown ops settled as bought, ${didNot} as not; H1–H6 rerun: ${rerun.map((c) => `${c.id} ${c.status}`).join(', ')}`;
+  const summary = `${plural(happened, 'unknown op')} settled as bought, ${didNot} as not; H1–H6 rerun: ${rerun.map((c) => `${c.id} ${c.status}`).join(', ')}`;
   return judged(
     id,
     name,

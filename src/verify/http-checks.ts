@@ -125,7 +125,7 @@ function duplicateRemaining(parts: Partition): CheckResult {
     }
     if (!highest || op.remaining! + op.quantity > highest.remaining! + highest.quantity) highest = op;
   }
-  return judged(id, name, `${sorted.length} remaining values, ${sorted.length - found.count} distinct`, found.count, found.witnesses);
+  return judged(id, name, `${plural(sorted.length, 'remaining value')}, ${sorted.length - found.count} distinct`, found.count, found.witnesses);
 }
 
 /** H3: units bought by ok answers ≤ S. */
@@ -172,7 +172,7 @@ function realtimeOrder(facts: HistoryFacts, parts: Partition): CheckResult {
       }));
     }
   }
-  return judged(id, name, `${parts.placed.length} ok answers ordered against real time`, found.count, found.witnesses);
+  return judged(id, name, `${plural(parts.placed.length, 'ok answer')} ordered against real time`, found.count, found.witnesses);
 }
 
 /** H5: no sold-out answer completed before a purchase of as many units was invoked and succeeded. */

@@ -235,6 +235,13 @@ function fromSlices(read: ParallelRead, name: string): FileRead | undefined {
  * a request recorded in one shard is not missing from another. When the
  * recorded ids do not follow the attack's pattern, the unknowns are added
  * without ids, and joins match them by count.
+ *
+ * What each check makes of them: H1–H5 reason from oks and sold-outs, which
+ * they are not; H6 and D1 count them as units that may have been sold (room,
+ * never a reason to fail); D3 counts their rows as recovered; D4 compares
+ * only oks; D6 settles them from the ledger like any unknown; E1 lists them
+ * but does not charge them to --max-errors (the attack lost them, not the
+ * server).
  */
 function addUnrecorded(files: HistoryFile[], ops: Operation[], base: bigint | undefined): void {
   const runs = new Map<string, HistoryFile[]>();
