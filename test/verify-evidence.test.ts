@@ -107,6 +107,7 @@ describe('a history cut short is audited anyway, and the server is not blamed fo
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(row(run.stdout, 'D3'), /FAIL ×2/);
     assert.match(run.stdout, /unexpected: a ledger row for a request this run never sent/);
+    assert.match(run.stdout, /history: complete, ended early: claims-whole\.jsonl interrupted after 3 of 10 planned requests \(the rest were never sent\)/);
   });
 
   test('cut at a line boundary: PASS, and the verdict says the history is incomplete', async () => {

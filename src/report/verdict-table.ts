@@ -30,7 +30,7 @@ export function renderVerdict(verdict: Verdict, columns = process.stdout.columns
   if (verdict.checks.some((check) => check.waived)) lines.push('* accepted by --history-only: the database was not read');
   // An incomplete history is said before anything else is concluded from it.
   const history = verdict.inputs.history;
-  if (typeof history === 'string' && history.startsWith('incomplete')) lines.push(`history: ${history}`);
+  if (typeof history === 'string' && /^(incomplete|complete, ended early)/.test(history)) lines.push(`history: ${history}`);
   const faults = (verdict.inputs.histories as Array<{ file: string; faults: Array<{ name: string; detail: string; error: string | null }> }> | undefined) ?? [];
   for (const { file, faults: list } of faults) {
     for (const fault of list) lines.push(`fault in ${file}: ${fault.name}${fault.detail ? ` (${fault.detail})` : ''}${fault.error ? `: failed: ${fault.error}` : ''}`);

@@ -151,7 +151,11 @@ function historyText(files: HistoryFile[], incomplete: string | undefined): stri
   if (files.length === 0) return null;
   if (incomplete) return incomplete;
   if (files.some((file) => !file.end)) return 'no end record, but every planned request is recorded';
-  return 'complete (end record present)';
+  // A whole history may still have stopped early: the end record says why,
+  // and that the requests it did not record were never sent.
+  const early = files.filter((file) => file.end!.reason !== 'done' || file.end!.recorded < file.end!.planned);
+  if (early.length === 0) return 'complete (end record present)';
+  return `complete, ended early: ${early.map((file) => `${file.file} ${file.end!.reason} after ${file.end!.recorded} of ${plural(file.end!.planned, 'planned request')} (the rest were never sent)`).join('; ')}`;
 }
 
 function headline(status: VerdictStatus, checks: CheckResult[], evidence: Evidence, incomplete: string | undefined): string {
