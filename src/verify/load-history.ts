@@ -123,7 +123,7 @@ class FirstLines {
   private readonly others = new Map<string, number>();
   private readonly prefix: string;
 
-  constructor(private readonly meta: HistoryMeta) {
+  constructor(meta: HistoryMeta) {
     this.byIndex = new Uint32Array(meta.run_id ? meta.buyers : 0);
     this.prefix = `${meta.run_id}-`;
   }
