@@ -2,8 +2,13 @@
 // (what scripts and tests match on) and says once how it maps to an HTTP
 // status in the reference server and to an exit code in the CLI.
 
-/** Exit code for usage and configuration errors (DESIGN.md "Exit codes"). */
+// Exit codes (DESIGN.md "Exit codes"): 0 all good.
+/** A check failed: an anomaly was found. */
+export const EXIT_ANOMALY = 1;
+/** Usage, configuration or history-format error, with a one-line message. */
 export const EXIT_USAGE = 2;
+/** Inconclusive: no check failed, but one that applies could not run for lack of an input the user can give. */
+export const EXIT_INCONCLUSIVE = 3;
 
 export abstract class FlashsaleError extends Error {
   /** Stable machine-readable code, e.g. `FS_BAD_INPUT`. */

@@ -9,7 +9,7 @@ import type { CheckResult } from '../src/verify/verdict.js';
 import { judge } from '../src/verify/verify.js';
 
 function op(requestId: string, type: Operation['type'], outcome: Operation['outcome'], invoke: number, complete: number, remaining: number | null, quantity = 1): Operation {
-  return { type, outcome, invoke, complete, remaining, quantity, requestId, buyer: `buyer-${requestId}`, process: 0, status: null, error: null, file: 'crafted', line: 1 };
+  return { type, outcome, invoke, complete, remaining, quantity, requestId, buyer: `buyer-${requestId}`, purchaseId: null, process: 0, status: null, error: null, file: 'crafted', line: 1 };
 }
 const ok = (id: string, invoke: number, complete: number, remaining: number | null, quantity = 1) => op(id, 'ok', 'bought', invoke, complete, remaining, quantity);
 const soldOut = (id: string, invoke: number, complete: number, quantity = 1) => op(id, 'fail', 'sold_out', invoke, complete, 0, quantity);
@@ -56,7 +56,14 @@ describe('H1 ok-range', () => {
   test('fails on a remaining the stock cannot have', () => assertFails(check('H1', { stock: 2, ops: [ok('a', 0, 1, 2)] }), /reports 2 remaining/, ['a']));
   test('with quantities, the units bought must fit too', () => assertFails(check('H1', { stock: 4, ops: [ok('a', 0, 1, 2, 3)] }), /after buying 3/, ['a']));
   test('does not fail when an unknown op took the unit above', () => doesNotFail(check('H1', { stock: 2, ops: [info('i', 0), ok('b', 1, 2, 0)] })));
-  test('is UNKNOWN without an initial stock', () => assert.equal(check('H1', { ops: [ok('a', 0, 1, 1)] }).status, 'UNKNOWN'));
+  test('is UNKNOWN without an initial stock, and names the flag', () => assert.equal(check('H1', { ops: [ok('a', 0, 1, 1)] }).needs, '--initial-stock'));
+  test('fails on a negative remaining even without an initial stock, whatever the unknowns', () =>
+    assertFails(check('H1', { ops: [ok('a', 0, 1, -2), info('i', 0), info('j', 0)], maxErrors: Infinity }), /reports -2 remaining: the stock went below zero/, ['a']));
+  test('is N/A when no ok answer carries a remaining stock, and says so without guessing why', () => {
+    const result = check('H1', { stock: 2, ops: [ok('a', 0, 1, null)] });
+    assert.equal(result.status, 'N/A');
+    assert.equal(result.reason, 'no successful answer carried a remaining stock (the server sends none, or attack --remaining-field does not name it)');
+  });
 });
 
 describe('H2 duplicate-remaining', () => {
@@ -77,9 +84,9 @@ describe('H4 realtime-order', () => {
   test('passes when overlapping buyers are told either order', () => passes(check('H4', { stock: 2, ops: [ok('a', 0, 5, 0), ok('b', 1, 6, 1)] })));
   test('fails when the stock goes back up for a later buyer', () => assertFails(check('H4', { stock: 2, ops: [ok('a', 0, 1, 0), ok('b', 2, 3, 1)] }), /went back up/, ['a', 'b']));
   test('does not fail when an unknown op explains the gap', () => doesNotFail(check('H4', { stock: 3, ops: [ok('a', 0, 1, 2), info('i', 0), ok('b', 2, 3, 0)] })));
-  test('is UNKNOWN across clocks of different machines', () => {
+  test('is N/A across clocks of different machines', () => {
     const result = check('H4', { stock: 2, ops: [ok('a', 0, 1, 0), ok('b', 2, 3, 1)], realtime: { exact: false, reason: 'merged shards come from 2 machines' } });
-    assert.equal(result.status, 'UNKNOWN');
+    assert.equal(result.status, 'N/A');
     assert.match(result.reason!, /2 machines/);
   });
 });
@@ -114,13 +121,23 @@ describe('D1 stock-bounds', () => {
   test('fails when units vanished', () => assertFails(check('D1', { stock: 3, ops: [ok('a', 0, 1, 2)], final: state(0) }), /units vanished/));
   test('fails when the stock ends above what a buyer was told', () => assertFails(check('D1', { stock: 3, ops: [ok('a', 0, 1, 0)], final: state(1) }), /went back up/, ['a']));
   test('does not fail when an unknown op took the rest', () => passes(check('D1', { stock: 2, ops: [ok('a', 0, 1, 1), info('i', 0)], final: state(0) })));
-  test('is UNKNOWN without a database', () => assert.match(check('D1', { stock: 2, ops: [] }).reason!, /no database given/));
+  test('is UNKNOWN without a database', () => assert.match(check('D1', { stock: 2, ops: [] }).reason!, /no store given/));
+  test('on an oversell the bounds read right: no negative stock is expected', () => {
+    const result = check('D1', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 0), ok('c', 0, 1, 0)], final: state(0) });
+    assertFails(result, /^buyers were told they bought 3 units of 2: oversold by 1, so no final stock can account for the sales$/);
+    assert.match(result.summary, /3 units ok, 0 units unknown: expected: none possible \(more sold than the stock\)$/);
+    assert.doesNotMatch(JSON.stringify(result), /-1|\.\.-/);
+  });
+  test('speaks of 1 unit, not 1 units', () => assert.match(check('D1', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1) }).summary, /1 unit ok, 0 units unknown: expected 1$/));
 });
 
 describe('D2 conservation', () => {
   test('passes when stock plus ledger is the initial stock', () => passes(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1, [row('a', 1)]) })));
-  test('fails when the ledger records more than left the stock (lost updates)', () =>
-    assertFails(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 1)], final: state(1, [row('a', 1), row('b', 1)]) }), /lost updates/));
+  test('fails when the ledger records more than left the stock, and says what is known of the cause', () =>
+    assertFails(
+      check('D2', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 1)], final: state(1, [row('a', 1), row('b', 1)]) }),
+      /^the ledger records 1 unit more than left the stock: sales were recorded without their decrement \(a lost update, or a decrement that did not apply\)$/,
+    ));
   test('fails when stock left without a ledger row', () => assertFails(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(0, [row('a', 1)]) }), /without a ledger row/));
   test('passes with a row for an unknown op that did happen', () => passes(check('D2', { stock: 2, ops: [ok('a', 0, 1, 1), info('i', 0)], final: state(0, [row('a', 1), row('i', 0)]) })));
 });
@@ -136,11 +153,28 @@ describe('D3 ledger-vs-responses', () => {
     passes(result);
     assert.match(result.summary, /recovered 1/);
   });
-  test('is UNKNOWN when the ledger has no request ids, and says which column to add', () => {
+  test('is N/A when nothing joins the ledger to the answers, and says which columns would', () => {
     const result = check('D3', { stock: 2, ops: [ok('a', 0, 1, 1)], final: { ...state(1, [{ quantity: 1, id: 1 }]), columns: { requestId: false, stockAfter: false } } });
-    assert.equal(result.status, 'UNKNOWN');
-    assert.match(result.reason!, /request_id column/);
+    assert.equal(result.status, 'N/A');
+    assert.match(result.reason!, /no request_id column; the ledger has no buyer_id column; no answer carried a purchase id/);
   });
+});
+
+describe('D3 joined on purchase id', () => {
+  const bought = (id: string, remaining: number, purchaseId: string | null) => ({ ...ok(id, 0, 1, remaining), purchaseId });
+  const byId = (id: number, stockAfter: number): LedgerEntry => ({ id, quantity: 1, stockAfter });
+  const ledgerOnlyIds = (finalStock: number, ledger: LedgerEntry[]): FinalState => ({ ...state(finalStock, ledger), columns: { requestId: false, stockAfter: true } });
+  test('a row no answer names is recovered when an unknown op could own it', () => {
+    const result = check('D3', { stock: 2, ops: [bought('a', 1, '7'), info('i', 0)], final: ledgerOnlyIds(0, [byId(7, 1), byId(8, 0)]) });
+    passes(result);
+    assert.match(result.summary, /^joined on purchase id: 2 rows: lost 0, unexpected 0, aborted-visible 0, duplicated 0, recovered 1$/);
+  });
+  test('one row more than the unknown ops could own is unexpected', () =>
+    assertFails(check('D3', { stock: 3, ops: [bought('a', 2, '7'), info('i', 0)], final: ledgerOnlyIds(0, [byId(7, 2), byId(8, 1), byId(9, 0)]) }), /^unexpected: a ledger row whose id no answer gave/));
+  test('an ok whose purchase id has no row is lost', () =>
+    assertFails(check('D3', { stock: 2, ops: [bought('a', 1, '7')], final: ledgerOnlyIds(1, [byId(8, 1)]) }), /^lost/, ['a']));
+  test('two answers naming one purchase fail', () =>
+    assertFails(check('D3', { stock: 2, ops: [bought('a', 1, '7'), bought('b', 0, '7')], final: ledgerOnlyIds(1, [byId(7, 1)]) }), /two answers name one purchase id/, ['a', 'b']));
 });
 
 describe('D4 stock-after-match', () => {
@@ -148,7 +182,7 @@ describe('D4 stock-after-match', () => {
   test('fails when a row disagrees with the answer', () => assertFails(check('D4', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1, [row('a', 0)]) }), /told 1 remaining, the ledger row says 0/, ['a']));
   test('fails when two rows claim the same units', () => assertFails(check('D4', { stock: 3, ops: [info('i', 0), info('j', 0)], final: state(1, [row('i', 1), row('j', 1)]) }), /claim the same units/, ['i', 'j']));
   test('passes with rows for unknown ops on distinct units', () => passes(check('D4', { stock: 3, ops: [ok('a', 0, 1, 2), info('i', 0)], final: state(1, [row('a', 2), row('i', 1)]) })));
-  test('is UNKNOWN without a stock_after column', () => {
+  test('is N/A without a stock_after column', () => {
     const result = check('D4', { stock: 2, ops: [], final: { ...state(1, []), columns: { requestId: true, stockAfter: false } } });
     assert.match(result.reason!, /stock_after column/);
   });
@@ -181,11 +215,14 @@ describe('E1 error-budget', () => {
   test('refused and rejected requests are not unknowns', () => passes(check('E1', { ops: [rejected('r', 0, 1), soldOut('s', 0, 1)], maxErrors: 0 })));
 });
 
-test('the verdict is FAIL when any check fails and PASS with only UNKNOWN beside passes', () => {
+test('the verdict is FAIL when any check fails, INCONCLUSIVE when one could not run, PASS history-only when that was chosen', () => {
   const failing = judge([ok('a', 0, 1, 0), ok('b', 2, 3, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0 });
   assert.equal(failing.status, 'FAIL');
   assert.match(failing.headline, /^FAIL: H4 realtime-order/);
-  const historyOnly = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0 });
+  const noDatabase = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0 });
+  assert.equal(noDatabase.status, 'INCONCLUSIVE');
+  assert.match(noDatabase.headline, /^INCONCLUSIVE: 6 of 13 checks could not run \(D1 D2 D3 D4 D5 D6\): the database was not read; give --db to decide them, or --history-only/);
+  const historyOnly = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: undefined, realtime: { exact: true }, maxErrors: 0, historyOnly: true });
   assert.equal(historyOnly.status, 'PASS');
-  assert.match(historyOnly.headline, /6 UNKNOWN \(D1 D2 D3 D4 D5 D6\): history only, the database was not read/);
+  assert.match(historyOnly.headline, /^PASS \(history only\): 7 of 7 applicable checks passed, none failed; history only: D1 D2 D3 D4 D5 D6 not run/);
 });

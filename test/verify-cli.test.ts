@@ -35,7 +35,7 @@ describe('verify on the reference server', () => {
     const run = await runCli(['verify', '--history', history, '--db', url]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     for (const id of ['H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'D1', 'D2', 'D3', 'D4', 'D5', 'D6', 'E1']) assert.match(run.stdout, new RegExp(`${id} [a-z-]+ +│ PASS`));
-    assert.match(run.stdout, /verdict: PASS: 13 of 13 checks passed/);
+    assert.match(run.stdout, /verdict: PASS: 13 of 13 applicable checks passed, none failed/);
   });
 
   test('--json is the whole verdict and --junit one test case per check', async () => {
@@ -51,13 +51,16 @@ describe('verify on the reference server', () => {
     assert.match(xml, /failures="0"/);
   });
 
-  test('without --db the history checks decide and the verdict says the database was not read', async () => {
+  test('without --db the verdict is INCONCLUSIVE (exit 3) and names --db; --history-only accepts that (exit 0)', async () => {
     const run = await runCli(['verify', '--history', history, '--initial-stock', '50']);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /history only, the database was not read/);
+    assert.equal(run.code, 3, run.stdout + run.stderr);
+    assert.match(run.stdout, /verdict: INCONCLUSIVE: 6 of 13 checks could not run \(D1 D2 D3 D4 D5 D6\): the database was not read; give --db to decide them/);
     assert.match(run.stdout, /D2 conservation +│ UNKNOWN/);
     const strict = await runCli(['verify', '--history', history, '--initial-stock', '50', '--strict']);
     assert.equal(strict.code, 1);
+    const historyOnly = await runCli(['verify', '--history', history, '--initial-stock', '50', '--history-only']);
+    assert.equal(historyOnly.code, 0, historyOnly.stdout + historyOnly.stderr);
+    assert.match(historyOnly.stdout, /verdict: PASS \(history only\): 7 of 7 applicable checks passed/);
   });
 
   test('shards of one machine merge exactly; shards of two machines skip the real-time checks', async () => {
@@ -75,7 +78,7 @@ describe('verify on the reference server', () => {
     writeFileSync(second, [elsewhere, ...ops.slice(half)].join('\n') + '\n');
     const apart = await runCli(['verify', '--history', first, second, '--db', url]);
     assert.equal(apart.code, 0, apart.stdout);
-    assert.match(apart.stdout, /H4 realtime-order +│ UNKNOWN +│ skipped: merged shards come from 2 machines/);
+    assert.match(apart.stdout, /H4 realtime-order +│ N\/A +│ real time cannot be compared: merged shards come from 2 machines/);
   });
 
   test('unknown outcomes fail E1 unless --max-errors allows them', async () => {
@@ -125,7 +128,7 @@ describe('verify on a shop with its own schema and API', () => {
     });
   }
 
-  test('a ledger without request ids leaves the joined checks UNKNOWN and names the column', async () => {
+  test('a ledger with nothing to join on leaves the joined checks N/A, says why, and does not block', async () => {
     const dbPath = join(mkdtempSync(join(scratch, 'shop-')), 'shop.db');
     const shop = await startForeignShop(dbPath, 10, true);
     const history = join(scratch, 'shop-no-ids.jsonl');
@@ -136,7 +139,8 @@ describe('verify on a shop with its own schema and API', () => {
     }
     const run = await runCli(['verify', '--history', history, '--db', `sqlite:${dbPath}`, '--initial-stock', '10', '--stock-sql', 'SELECT seats_left FROM shows', '--ledger-sql', 'SELECT seats AS quantity FROM bookings']);
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.match(run.stdout, /D3 ledger-vs-responses +│ UNKNOWN +│ the ledger has no request_id column/);
+    assert.match(run.stdout, /D3 ledger-vs-responses +│ N\/A +│ nothing to join the ledger to the answers on: the ledger has no request_id column/);
+    assert.match(run.stdout, /verdict: PASS: 10 of 10 applicable checks passed, none failed; 3 N\/A \(D3 D4 D6\)/);
     assert.match(run.stdout, /D2 conservation +│ PASS/);
   });
 });

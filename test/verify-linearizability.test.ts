@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import type { Operation } from '../src/verify/operation.js';
 import { judge } from '../src/verify/verify.js';
 
-type Kind = 'ok' | 'sold_out' | 'info' | 'rejected';
+type Kind = 'ok' | 'sold_out' | 'info' | 'rejected' | 'refused';
 
 interface SmallOp {
   kind: Kind;
@@ -30,12 +30,14 @@ function toOperation(op: SmallOp, index: number): Operation {
   return {
     type,
     outcome: op.kind === 'ok' ? 'bought' : op.kind === 'info' ? 'timeout' : op.kind,
+    // A refused answer ("try again") is a fail that says nothing of the stock.
     invoke: op.invoke,
     complete: op.complete,
     remaining: op.kind === 'ok' ? op.remaining : null,
     quantity: 1,
     requestId: `r${index}`,
     buyer: `b${index}`,
+    purchaseId: null,
     process: 0,
     status: null,
     error: null,
@@ -44,20 +46,30 @@ function toOperation(op: SmallOp, index: number): Operation {
   };
 }
 
+/**
+ * PASS or FAIL. Without a final stock the run is judged history-only; with
+ * one but no ledger, only the ledger checks may be left undecided, which the
+ * oracle (which knows no ledger) does not judge either.
+ */
 function verdictOf(history: SmallHistory): 'PASS' | 'FAIL' {
   const state = history.finalStock === undefined ? undefined : { finalStock: history.finalStock, ledger: undefined, columns: { requestId: false, stockAfter: false }, source: 'test' };
-  return judge(history.ops.map(toOperation), { initialStock: history.stock, state, realtime: { exact: true }, maxErrors: Infinity }).status;
+  const verdict = judge(history.ops.map(toOperation), { initialStock: history.stock, state, realtime: { exact: true }, maxErrors: Infinity, historyOnly: state === undefined });
+  if (verdict.status === 'FAIL') return 'FAIL';
+  const undecided = verdict.checks.filter((check) => check.status === 'UNKNOWN' && !check.waived && check.needs !== '--ledger-sql');
+  assert.deepEqual(undecided, [], 'only the ledger checks may be undecided');
+  return 'PASS';
 }
 
 /**
- * Exhaustive search for a linearization. Rejected requests had no effect and
- * take no part. Each unknown (info) op either took effect or did not; one that
+ * Exhaustive search for a linearization. Rejected and refused requests had
+ * no effect and take no part: a refusal ("try again") is not a sold-out, so
+ * it may come at any stock. Each unknown (info) op either took effect or did not; one that
  * did may land at any time after its invocation (it never "completes"). An op
  * may come next only when every op that completed before it was invoked has
  * come already.
  */
 function linearizable(history: SmallHistory): boolean {
-  const ops = history.ops.filter((op) => op.kind !== 'rejected');
+  const ops = history.ops.filter((op) => op.kind !== 'rejected' && op.kind !== 'refused');
   const infos = ops.map((op, i) => (op.kind === 'info' ? i : -1)).filter((i) => i >= 0);
   for (let subset = 0; subset < 1 << infos.length; subset++) {
     const applied = ops.filter((op, i) => op.kind !== 'info' || (subset >> infos.indexOf(i)) & 1);
@@ -99,9 +111,10 @@ const randomHistory: fc.Arbitrary<SmallHistory> = fc.integer({ min: 0, max: 4 })
     stock: fc.constant(stock),
     ops: fc.array(
       fc.record({
-        kind: fc.constantFrom<Kind>('ok', 'ok', 'ok', 'sold_out', 'info', 'rejected'),
+        kind: fc.constantFrom<Kind>('ok', 'ok', 'ok', 'sold_out', 'info', 'rejected', 'refused'),
         time: interval,
-        remaining: fc.integer({ min: 0, max: stock + 1 }),
+        // -1: a server that claims a negative stock.
+        remaining: fc.integer({ min: -1, max: stock + 1 }),
       }).map(({ kind, time, remaining }) => ({ kind, invoke: time.invoke, complete: time.invoke + time.length, remaining })),
       { maxLength: 7 },
     ),
@@ -118,7 +131,7 @@ const executedHistory: fc.Arbitrary<SmallHistory> = fc
   .record({
     stock: fc.integer({ min: 0, max: 4 }),
     ops: fc.array(
-      fc.record({ time: interval, point: fc.double({ min: 0, max: 1, noNaN: true }), unknown: fc.boolean(), unknownTookEffect: fc.boolean() }),
+      fc.record({ time: interval, point: fc.double({ min: 0, max: 1, noNaN: true }), unknown: fc.boolean(), unknownTookEffect: fc.boolean(), refused: fc.integer({ min: 0, max: 4 }) }),
       { maxLength: 7 },
     ),
     withFinal: fc.boolean(),
@@ -133,7 +146,10 @@ const executedHistory: fc.Arbitrary<SmallHistory> = fc
     for (const draft of timeline) {
       const invoke = draft.time.invoke;
       const complete = invoke + draft.time.length;
-      if (draft.unknown) {
+      if (draft.refused === 0) {
+        // A server may refuse ("try again") at any stock; nothing changes.
+        ops.push({ kind: 'refused', invoke, complete, remaining: 0 });
+      } else if (draft.unknown) {
         if (draft.unknownTookEffect && current >= 1) current -= 1;
         ops.push({ kind: 'info', invoke, complete, remaining: 0 });
       } else if (current >= 1) {
@@ -149,7 +165,7 @@ const executedHistory: fc.Arbitrary<SmallHistory> = fc
       if (nudge.field === 'remaining') op.remaining = Math.max(0, op.remaining + nudge.delta);
       if (nudge.field === 'invoke') op.invoke = Math.max(0, Math.min(op.complete, op.invoke + nudge.delta));
       if (nudge.field === 'complete') op.complete = Math.max(op.invoke, op.complete + nudge.delta);
-      if (nudge.field === 'kind') op.kind = op.kind === 'ok' ? 'sold_out' : 'ok';
+      if (nudge.field === 'kind') op.kind = op.kind === 'ok' ? 'sold_out' : op.kind === 'refused' ? 'sold_out' : 'ok';
       if (nudge.field === 'final' && history.finalStock !== undefined) history.finalStock = Math.max(0, history.finalStock + nudge.delta);
     }
     return history;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { formatMetaLine, formatOpLine } from '../src/history/writer.js';
 import { OUTCOME_TYPE, OUTCOMES, type HistoryMeta, type OpRecord } from '../src/history/types.js';
+import { HistoryFormatError } from '../src/errors.js';
 import { loadHistories, type LoadOptions } from '../src/verify/load-history.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-parallel-load-'));
@@ -79,12 +80,57 @@ describe('parsing a history in several threads', () => {
     assert.deepEqual(await loadHistories([path], threads(3)).catch((error: Error) => error), ordered);
   });
 
-  test('a last line cut short is reported as such', async () => {
+  test('a last line cut short is dropped and said, the same way in threads', async () => {
     const path = history('cut.jsonl', 'cut', 300);
     appendFileSync(path, '{"kind":"op","process":0,"buy');
+    const ordered = await loadHistories([path], ORDERED);
+    assert.equal(ordered.ops.length, 300);
+    assert.equal(ordered.files[0]!.end, undefined);
+    assert.equal(ordered.files[0]!.cutLine, readFileSync(path, 'utf8').split('\n').length);
+    assert.deepEqual(await loadHistories([path], threads(2)), ordered);
+  });
+
+  test('fault and end records are read, and ops keep their true lines, the same way in threads', async () => {
+    const path = history('closed.jsonl', 'closed', 600);
+    const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '');
+    lines.splice(400, 0, '{"kind":"fault","name":"kill","detail":"server pid 7","t_start":5000300000,"t_end":5000400000,"error":null}');
+    lines.splice(3, 0, '{"kind":"fault","name":"pause","detail":"","t_start":5000000100,"t_end":5000000200,"error":"exit 1"}');
+    lines[0] = lines[0]!.replace('"buyers":0', '"buyers":600');
+    lines.push('{"kind":"end","planned":600,"recorded":600,"reason":"done"}');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const ordered = await loadHistories([path], ORDERED);
+    const [file] = ordered.files;
+    assert.deepEqual(file!.end, { kind: 'end', planned: 600, recorded: 600, reason: 'done' });
+    assert.deepEqual(file!.faults.map((fault) => fault.name), ['pause', 'kill']);
+    for (const op of ordered.ops) assert.match(lines[op.line - 1]!, new RegExp(`"request_id":"${op.requestId}"`));
+    for (const n of [2, 3]) assert.deepEqual(await loadHistories([path], threads(n)), ordered, `${n} threads`);
+  });
+
+  test('a line after the end record, or an end record that miscounts, is a format error in both reads', async () => {
+    const path = history('after-end.jsonl', 'after', 400);
+    const text = readFileSync(path, 'utf8');
+    const cut = text.indexOf('\n', Math.floor(text.length / 2)) + 1;
+    writeFileSync(path, `${text.slice(0, cut)}{"kind":"end","planned":0,"recorded":9,"reason":"done"}\n${text.slice(cut)}`);
     const ordered = await loadHistories([path], ORDERED).catch((error: Error) => error);
-    assert.ok(ordered instanceof Error);
-    assert.match(ordered.message, /the last line is cut short/);
+    assert.ok(ordered instanceof HistoryFormatError);
+    assert.match(ordered.message, /after-end\.jsonl:\d+: a line after the end record \(line \d+\), which must be the last/);
+    assert.deepEqual(await loadHistories([path], threads(3)).catch((error: Error) => error), ordered);
+    const miscounted = history('miscounted.jsonl', 'mis', 300);
+    appendFileSync(miscounted, '{"kind":"end","planned":0,"recorded":299,"reason":"done"}\n');
+    const wrong = await loadHistories([miscounted], ORDERED).catch((error: Error) => error);
+    assert.match(String(wrong), /the end record says 299 operations were recorded, the file has 300/);
+    assert.deepEqual(await loadHistories([miscounted], threads(2)).catch((error: Error) => error), wrong);
+  });
+
+  test('one request id twice in one history is a format error in both reads', async () => {
+    const path = history('twice.jsonl', 'twice', 500);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const last = lines.findLastIndex((line) => line.includes('"request_id":"twice-'));
+    lines[last] = lines[last]!.replace(/"request_id":"twice-\d+"/, '"request_id":"twice-3"');
+    writeFileSync(path, lines.join('\n'));
+    const ordered = await loadHistories([path], ORDERED).catch((error: Error) => error);
+    assert.ok(ordered instanceof HistoryFormatError);
+    assert.match(ordered.message, new RegExp(`twice\\.jsonl:${last + 1}: request id twice-3 was already recorded on line \\d+`));
     assert.deepEqual(await loadHistories([path], threads(2)).catch((error: Error) => error), ordered);
   });
 });

@@ -25,8 +25,9 @@ export function buildProgram(finish: (result: CommandResult) => void): Command {
 
 /**
  * Runs one command line and returns the exit code: the single place where
- * results and typed errors become 0 / 1 / 2. A known error is one line on
- * stderr; only a bug prints a stack trace.
+ * typed errors become 2 and results their own code (0 pass, 1 anomaly,
+ * 3 inconclusive: see errors.ts). A known error is one line on stderr; only
+ * a bug prints a stack trace.
  */
 export async function main(argv: string[]): Promise<number> {
   let result: CommandResult = { exitCode: 0 };

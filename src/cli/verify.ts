@@ -1,9 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { LedgerMember } from '../../adapters/reader.js';
 import { writeFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError, EXIT_ANOMALY, EXIT_INCONCLUSIVE } from '../errors.js';
 import { verdictJunit } from '../report/junit.js';
 import { renderVerdict, verdictJson } from '../report/verdict-table.js';
+import type { JoinChoice } from '../verify/db-audit.js';
 import type { StoreOptions } from '../verify/final-state.js';
 import { verify } from '../verify/verify.js';
 import type { CommandResult } from './result.js';
@@ -16,7 +17,11 @@ interface VerifyFlags extends StoreFlags {
   json?: boolean;
   junit?: string;
   strict?: boolean;
+  historyOnly?: boolean;
+  join: JoinChoice;
 }
+
+const JOINS: readonly JoinChoice[] = ['auto', 'request', 'buyer', 'purchase'];
 
 export function verifyCommand(finish: (result: CommandResult) => void): Command {
   return new Command('verify')
@@ -36,13 +41,17 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
     .option('--max-errors <n>', 'unknown outcomes (timeouts, 5xx, resets) tolerated by E1', wholeNumber(0), 0)
     .option('--json', 'print the whole verdict as JSON on stdout')
     .option('--junit <file>', 'also write the verdict as JUnit XML, one test case per check')
-    .option('--strict', 'treat UNKNOWN checks as failures (exit 1)')
+    .option('--history-only', 'decide on the history alone: checks that need the database are not run, and that is not inconclusive (exit 0 when the rest pass)')
+    .option('--join <key>', `what ledger rows are matched to answers on: ${JOINS.join(', ')} (auto: request id if the ledger has it, else buyer id when unique, else purchase id)`, joinChoice, 'auto')
+    .option('--strict', 'an INCONCLUSIVE verdict exits 1 instead of 3 (for pipelines that know only pass and fail)')
     .action(async (flags: VerifyFlags) => {
       const verdict = await verify({
         histories: flags.history,
         ...storeOptions(flags),
         initialStock: flags.initialStock,
         maxErrors: flags.maxErrors,
+        historyOnly: flags.historyOnly,
+        join: flags.join,
       });
       if (flags.junit) {
         try {
@@ -52,8 +61,8 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
         }
       }
       process.stdout.write(flags.json ? verdictJson(verdict) : renderVerdict(verdict));
-      const undecided = flags.strict && verdict.checks.some((check) => check.status === 'UNKNOWN');
-      finish({ exitCode: verdict.status === 'FAIL' || undecided ? 1 : 0 });
+      const inconclusive = verdict.status === 'INCONCLUSIVE' ? (flags.strict ? EXIT_ANOMALY : EXIT_INCONCLUSIVE) : 0;
+      finish({ exitCode: verdict.status === 'FAIL' ? EXIT_ANOMALY : inconclusive });
     });
 }
 
@@ -68,4 +77,9 @@ function storeOptions(flags: StoreFlags): StoreOptions {
 function ledgerMember(value: string): LedgerMember {
   if (value === 'request_id' || value === 'buyer_id' || value === 'id') return value;
   throw new InvalidArgumentError(`expected request_id, buyer_id or id, got ${JSON.stringify(value)}.`);
+}
+
+function joinChoice(value: string): JoinChoice {
+  if (!(JOINS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${JOINS.join(', ')}, got ${JSON.stringify(value)}.`);
+  return value as JoinChoice;
 }

@@ -1,11 +1,27 @@
 import { createReadStream } from 'node:fs';
 import { HistoryFormatError } from '../errors.js';
-import { HISTORY_SCHEMA, OUTCOME_TYPE, OUTCOMES, type HistoryMeta, type HistoryRecord, type OpRecord, type Outcome } from './types.js';
+import { HISTORY_SCHEMA, OUTCOME_TYPE, OUTCOMES, type EndReason, type FaultRecord, type HistoryEnd, type HistoryMeta, type HistoryRecord, type OpRecord, type Outcome } from './types.js';
 
 // A streaming reader: one line in memory at a time (plus one read chunk), so
 // a history of millions of operations is read in constant memory. Every line
 // is checked against the format; a bad one is a HistoryFormatError naming the
 // file and line, never a silently skipped record.
+
+/**
+ * What a history says about itself beyond its operations: how it ended, the
+ * faults injected during the run, and whether its last line was cut short.
+ * Complete only once every operation has been read.
+ */
+export interface HistoryClosing {
+  /** The end record, or undefined when the history stops without one (the run was cut short). */
+  end: HistoryEnd | undefined;
+  /** Fault records, in file order. */
+  faults: FaultRecord[];
+  /** The line dropped because it was cut mid-write (no newline, not JSON), if any. */
+  cutLine: number | undefined;
+  /** Op lines read. */
+  recorded: number;
+}
 
 /** A history opened for reading: its meta line, and the operations after it. */
 export interface OpenedHistory {
@@ -17,27 +33,59 @@ export interface OpenedHistory {
    * few hundred awaits instead of a million, which is what verify uses.
    */
   batches: AsyncGenerator<OpRecord[]>;
+  /** Filled in as the operations are read; whole once they all have been. */
+  closing: HistoryClosing;
 }
 
 /** Reads the meta line and returns it with generators over the operations. */
 export async function openHistory(path: string): Promise<OpenedHistory> {
-  const chunks = readHistoryBatches(path);
+  const tail: ReadTail = { cutLine: undefined, lines: 0 };
+  const chunks = readHistoryBatches(path, undefined, tail);
   let first = await chunks.next();
   while (!first.done && first.value.length === 0) first = await chunks.next();
   if (first.done) throw new HistoryFormatError(`${path} is empty: not a flashsale history`);
-  const [meta, ...firstOps] = first.value as [HistoryMeta, ...OpRecord[]];
+  const [meta, ...firstRecords] = first.value as [HistoryMeta, ...HistoryRecord[]];
+  const closing: HistoryClosing = { end: undefined, faults: [], cutLine: undefined, recorded: 0 };
+  // Most batches hold only op lines; the rare fault or end line is taken out.
+  const opsOf = (records: HistoryRecord[]): OpRecord[] => {
+    let ops = records as OpRecord[];
+    if (records.some((record) => record.kind !== 'op')) {
+      ops = [];
+      for (const record of records) {
+        if (record.kind === 'op') ops.push(record);
+        else if (record.kind === 'fault') closing.faults.push(record);
+        else if (record.kind === 'end') closing.end = record;
+      }
+    }
+    closing.recorded += ops.length;
+    return ops;
+  };
   async function* batches(): AsyncGenerator<OpRecord[]> {
+    const firstOps = opsOf(firstRecords);
     if (firstOps.length > 0) yield firstOps;
-    for await (const batch of chunks) yield batch as OpRecord[];
+    for await (const batch of chunks) yield opsOf(batch);
+    closing.cutLine = tail.cutLine;
+    checkClosing(path, meta, closing);
   }
   const shared = batches();
   async function* ops(): AsyncGenerator<OpRecord> {
     for await (const batch of shared) yield* batch;
   }
-  return { meta, ops: ops(), batches: shared };
+  return { meta, ops: ops(), batches: shared, closing };
 }
 
-/** Every record of a history file: the meta line first, then one op per line. */
+/**
+ * The end record must agree with the meta line and with the op lines before
+ * it: a history that says it is whole but is not is broken, not incomplete.
+ */
+export function checkClosing(path: string, meta: HistoryMeta, closing: HistoryClosing): void {
+  const end = closing.end;
+  if (!end) return;
+  if (end.planned !== meta.buyers) throw new HistoryFormatError(`${path}: the end record says ${end.planned} requests were planned, the meta line ${meta.buyers}`);
+  if (end.recorded !== closing.recorded) throw new HistoryFormatError(`${path}: the end record says ${end.recorded} operations were recorded, the file has ${closing.recorded}`);
+}
+
+/** Every record of a history file: the meta line first, then ops and faults, then the end record. */
 export async function* readHistory(path: string): AsyncGenerator<HistoryRecord> {
   for await (const batch of readHistoryBatches(path)) yield* batch;
 }
@@ -54,15 +102,37 @@ export interface HistoryRange {
   end: number;
 }
 
+/** What a read learned besides the records: filled in when the generator is done. */
+export interface ReadTail {
+  /** The last line, dropped because it was cut mid-write, if there was one. */
+  cutLine: number | undefined;
+  /** Lines read (blank ones and a dropped one included). */
+  lines: number;
+  /** Per record of every batch, its line number, when asked for (parallel readers renumber ops with it). */
+  recordLines?: number[];
+}
+
 /**
  * The records of a history file, one array per read chunk (about 1 MiB of
- * lines). Given a range, only the op lines in it, numbered as if the range
- * began at line 2: the caller, which knows the lines before it, renumbers.
+ * lines). Given a range, only the lines in it (ops, faults, the end record),
+ * numbered as if the range began at line 2: the caller, which knows the
+ * lines before it, renumbers. A last line with no newline that is not JSON
+ * was cut mid-write (the run was killed, the disk was full): it is dropped
+ * and said so in `tail`, never taken for a format error. Nothing may follow
+ * the end record.
  */
-export async function* readHistoryBatches(path: string, range?: HistoryRange): AsyncGenerator<HistoryRecord[]> {
+export async function* readHistoryBatches(path: string, range?: HistoryRange, tail?: ReadTail): AsyncGenerator<HistoryRecord[]> {
   let lineNumber = range ? 1 : 0;
   let rest = '';
+  let endLine = 0;
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20, ...(range && { start: range.start, end: range.end - 1 }) });
+  const take = (line: string, batch: HistoryRecord[]) => {
+    if (endLine) throw new HistoryFormatError(`${path}:${lineNumber}: a line after the end record (line ${endLine}), which must be the last`);
+    const record = parseHistoryLine(line, path, lineNumber);
+    if (record.kind === 'end') endLine = lineNumber;
+    tail?.recordLines?.push(lineNumber);
+    batch.push(record);
+  };
   try {
     for await (const chunk of stream as AsyncIterable<string>) {
       const text = rest + chunk;
@@ -73,7 +143,7 @@ export async function* readHistoryBatches(path: string, range?: HistoryRange): A
         const line = text.slice(start, end);
         start = end + 1;
         if (line.trim() === '') continue;
-        batch.push(parseHistoryLine(line, path, lineNumber));
+        take(line, batch);
       }
       rest = text.slice(start);
       yield batch;
@@ -88,14 +158,26 @@ export async function* readHistoryBatches(path: string, range?: HistoryRange): A
     lineNumber += 1;
     // The writer ends every line with a newline; a last line without one that
     // is not even JSON was cut short (the run was killed mid-write).
+    let whole = true;
     try {
       JSON.parse(rest);
-    } catch (error) {
-      throw new HistoryFormatError(`${path}:${lineNumber}: the last line is cut short (was the attack killed while writing?)`, { cause: error });
+    } catch {
+      whole = false;
     }
-    yield [parseHistoryLine(rest, path, lineNumber)];
+    if (whole) {
+      const batch: HistoryRecord[] = [];
+      take(rest, batch);
+      yield batch;
+    } else if (lineNumber === 1) {
+      throw new HistoryFormatError(`${path}:1: the meta line is cut short: not a flashsale history`);
+    } else if (endLine) {
+      throw new HistoryFormatError(`${path}:${lineNumber}: a line after the end record (line ${endLine}), which must be the last`);
+    } else if (tail) {
+      tail.cutLine = lineNumber;
+    }
   }
   if (lineNumber === 0) throw new HistoryFormatError(`${path} is empty: not a flashsale history`);
+  if (tail) tail.lines = lineNumber - (range ? 1 : 0);
 }
 
 /**
@@ -117,8 +199,11 @@ export function parseHistoryLine(line: string, path: string, lineNumber: number)
     if (record.kind !== 'meta') throw new HistoryFormatError(`${where}: the first line must be the meta line ({"kind":"meta",…}): not a flashsale history`);
     return parseMeta(record, line, where);
   }
-  if (record.kind !== 'op') throw new HistoryFormatError(`${where}: expected an op line, found kind ${JSON.stringify(record.kind)}`);
-  return parseOp(record, line, where);
+  if (record.kind === 'op') return parseOp(record, line, where);
+  if (record.kind === 'fault') return parseFault(record, line, where);
+  if (record.kind === 'end') return parseEnd(record, line, where);
+  if (record.kind === 'meta') throw new HistoryFormatError(`${where}: a second meta line: two histories joined into one file? (give them as separate --history files)`);
+  throw new HistoryFormatError(`${where}: expected an op, fault or end line, found kind ${JSON.stringify(record.kind)}`);
 }
 
 function parseMeta(record: Record<string, unknown>, line: string, where: Where): HistoryMeta {
@@ -162,12 +247,36 @@ function parseOp(record: Record<string, unknown>, line: string, where: Where): O
     t_inv: field.time('t_inv'),
     t_cmp: field.time('t_cmp'),
     status: field.nullableCount('status'),
-    remaining: field.nullableCount('remaining'),
+    // Any integer: a negative remaining in an ok answer is evidence (H1).
+    remaining: field.nullableInteger('remaining'),
     purchase_id: field.nullableText('purchase_id'),
     error: field.nullableText('error'),
   };
   if (op.t_cmp < op.t_inv) throw new HistoryFormatError(`${where}: t_cmp is before t_inv`);
   return op;
+}
+
+const END_REASONS: readonly EndReason[] = ['done', 'interrupted', 'target_lost'];
+
+function parseEnd(record: Record<string, unknown>, line: string, where: Where): HistoryEnd {
+  const field = new Fields(record, line, where);
+  const reason = record.reason as EndReason;
+  if (!END_REASONS.includes(reason)) throw new HistoryFormatError(`${where}: the end record's reason must be one of ${END_REASONS.join(', ')}, found ${JSON.stringify(record.reason)}`);
+  return { kind: 'end', planned: field.count('planned'), recorded: field.count('recorded'), reason };
+}
+
+function parseFault(record: Record<string, unknown>, line: string, where: Where): FaultRecord {
+  const field = new Fields(record, line, where);
+  const fault: FaultRecord = {
+    kind: 'fault',
+    name: field.text('name'),
+    detail: field.text('detail', ''),
+    t_start: field.time('t_start'),
+    t_end: field.time('t_end'),
+    error: field.nullableText('error'),
+  };
+  if (fault.t_end < fault.t_start) throw new HistoryFormatError(`${where}: the fault's t_end is before its t_start`);
+  return fault;
 }
 
 /** Where a line is, spelled `file:line` only when an error needs it. */
@@ -218,6 +327,12 @@ class Fields {
     const value = this.record[name];
     if (value === undefined || value === null) return null;
     return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : this.bad(name, 'a whole number or null');
+  }
+
+  nullableInteger(name: string): number | null {
+    const value = this.record[name];
+    if (value === undefined || value === null) return null;
+    return Number.isSafeInteger(value) ? (value as number) : this.bad(name, 'a whole number (negative allowed) or null');
   }
 
   nullableNumber(name: string): number | null {

@@ -5,8 +5,10 @@ import type { Verdict } from '../verify/verdict.js';
 const WITNESS_WIDTH = 220;
 
 /**
- * The verdict for a person: one row per check (PASS / FAIL / UNKNOWN and the
- * counts it used), then each failure's witnesses, then the bottom line.
+ * The verdict for a person: one row per check (PASS / FAIL / UNKNOWN / N/A
+ * and the counts it used), then what the run was (incomplete history, faults,
+ * the join, the answers by outcome, refused apart from sold-out), then each
+ * failure's witnesses, then the bottom line.
  */
 export function renderVerdict(verdict: Verdict, columns = process.stdout.columns): string {
   // Plain table: it reads the same in a terminal and in a CI log.
@@ -19,11 +21,25 @@ export function renderVerdict(verdict: Verdict, columns = process.stdout.columns
     wordWrap: true,
   });
   for (const check of verdict.checks) {
-    const detail = check.status === 'UNKNOWN' ? `${check.reason}${check.summary ? ` (${check.summary})` : ''}` : check.summary;
-    const result = check.status === 'FAIL' ? `FAIL ×${check.violations}` : check.status;
+    const undecided = check.status === 'UNKNOWN' || check.status === 'N/A';
+    const detail = undecided ? `${check.reason}${check.summary ? ` (${check.summary})` : ''}` : check.summary;
+    const result = check.status === 'FAIL' ? `FAIL ×${check.violations}` : check.waived ? 'UNKNOWN*' : check.status;
     table.push([`${check.id} ${check.name}`, result, detail]);
   }
   const lines = [table.toString()];
+  if (verdict.checks.some((check) => check.waived)) lines.push('* accepted by --history-only: the database was not read');
+  // An incomplete history is said before anything else is concluded from it.
+  const history = verdict.inputs.history;
+  if (typeof history === 'string' && /^(incomplete|complete, ended early)/.test(history)) lines.push(`history: ${history}`);
+  const faults = (verdict.inputs.histories as Array<{ file: string; faults: Array<{ name: string; detail: string; error: string | null }> }> | undefined) ?? [];
+  for (const { file, faults: list } of faults) {
+    for (const fault of list) lines.push(`fault in ${file}: ${fault.name}${fault.detail ? ` (${fault.detail})` : ''}${fault.error ? `: failed: ${fault.error}` : ''}`);
+  }
+  if (typeof verdict.inputs.join === 'string') lines.push(`ledger joined on: ${verdict.inputs.join}`);
+  const outcomes = verdict.inputs.outcomes as Record<string, number> | undefined;
+  if (outcomes && Object.keys(outcomes).length > 0) {
+    lines.push(`answers: ${Object.entries(outcomes).map(([outcome, count]) => `${outcome} ${count}`).join(', ')}`);
+  }
   for (const check of verdict.checks.filter((c) => c.status === 'FAIL')) {
     lines.push(`${check.id} ${check.name}: ${check.violations} violation${check.violations === 1 ? '' : 's'}${check.violations > check.witnesses.length ? `, first ${check.witnesses.length} shown` : ''}`);
     for (const witness of check.witnesses) {

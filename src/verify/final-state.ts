@@ -216,9 +216,12 @@ function ledgerState(answer: QueryAnswer, flag: string): Pick<FinalState, 'ledge
     return value === null ? undefined : value;
   };
   // An empty ledger has nothing to join, so it cannot lack a column.
+  // Said outright, so the audit never mistakes a made-up row number for a purchase id.
   const columns = {
     requestId: rows.every((row) => field(row, 'request_id', 'requestId') !== undefined),
     stockAfter: rows.every((row) => field(row, 'stock_after', 'stockAfter') !== undefined),
+    buyerId: rows.every((row) => field(row, 'buyer_id', 'buyerId') !== undefined),
+    purchaseId: rows.every((row) => row.id !== undefined && row.id !== null),
   };
   const ledger: LedgerEntry[] = rows.map((row, index) => {
     const requestId = field(row, 'request_id', 'requestId');

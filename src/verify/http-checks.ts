@@ -14,7 +14,7 @@
 // FAIL) and reason in units.
 
 import { describeOperation, precedes, type Operation } from './operation.js';
-import { judged, pass, unknown, WitnessList, type CheckResult } from './verdict.js';
+import { judged, notApplicable, pass, plural, unknown, WitnessList, type CheckResult } from './verdict.js';
 
 /** Everything the history checks reason from. */
 export interface HistoryFacts {
@@ -33,23 +33,29 @@ interface Partition {
   /** Oks whose answer gave a remaining stock. */
   placed: Operation[];
   soldOuts: Operation[];
+  /** "Not now, try again": surely not bought, and never a sold-out. */
+  refused: number;
   infos: Operation[];
 }
 
 function partition(ops: readonly Operation[]): Partition {
-  const result: Partition = { oks: [], placed: [], soldOuts: [], infos: [] };
+  const result: Partition = { oks: [], placed: [], soldOuts: [], refused: 0, infos: [] };
   for (const op of ops) {
     if (op.type === 'ok') {
       result.oks.push(op);
       if (op.remaining !== null) result.placed.push(op);
     } else if (op.type === 'info') result.infos.push(op);
     else if (op.outcome === 'sold_out') result.soldOuts.push(op);
+    else if (op.outcome === 'refused') result.refused += 1;
   }
   return result;
 }
 
-const NO_REMAINING = 'no successful answer carried a remaining stock (point --remaining-field at it)';
-const NO_INITIAL_STOCK = 'needs the initial stock: give --db, or --initial-stock';
+// Neutral about the cause: the server may send no remaining stock at all,
+// or attack's --remaining-field may not name the field it sends.
+const NO_REMAINING = 'no successful answer carried a remaining stock (the server sends none, or attack --remaining-field does not name it)';
+const NO_INITIAL_STOCK = 'needs the initial stock: give --initial-stock (or --db with the reference schema)';
+const noInitialStock = (id: string, name: string, summary = '') => unknown(id, name, '--initial-stock', NO_INITIAL_STOCK, summary);
 
 /** Runs H1–H6 over one set of facts. */
 export function httpChecks(facts: HistoryFacts): CheckResult[] {
@@ -66,32 +72,43 @@ export function httpChecks(facts: HistoryFacts): CheckResult[] {
 
 function unplaced(parts: Partition): string {
   const missing = parts.oks.length - parts.placed.length;
-  return missing > 0 ? `; ${missing} ok answers gave no remaining and are not placed` : '';
+  return missing > 0 ? `; ${plural(missing, 'ok answer')} gave no remaining and ${missing === 1 ? 'is' : 'are'} not placed` : '';
 }
 
-/** H1: every ok's units [remaining, remaining + q) lie within [0, S). */
+/**
+ * H1: every ok's units [remaining, remaining + q) lie within [0, S). An ok
+ * answer claiming a negative stock, or at least the initial stock, is
+ * evidence of an oversell (or a lie), however many unknowns there were.
+ */
 function okRange(facts: HistoryFacts, parts: Partition): CheckResult {
   const [id, name] = ['H1', 'ok-range'];
-  if (parts.oks.length > 0 && parts.placed.length === 0) return unknown(id, name, NO_REMAINING);
+  if (parts.oks.length > 0 && parts.placed.length === 0) return notApplicable(id, name, NO_REMAINING);
   const stock = facts.initialStock;
-  if (stock === undefined) return unknown(id, name, NO_INITIAL_STOCK);
   const found = new WitnessList();
   for (const op of parts.placed) {
-    if (op.remaining! + op.quantity > stock) {
+    if (op.remaining! < 0) {
+      found.add(() => ({ message: `an ok answer reports ${op.remaining} remaining: the stock went below zero (oversold)`, operations: [describeOperation(op)] }));
+    } else if (stock !== undefined && op.remaining! + op.quantity > stock) {
       found.add(() => ({
         message: `an ok answer reports ${op.remaining} remaining after buying ${op.quantity}, but the stock was only ${stock}`,
         operations: [describeOperation(op)],
       }));
     }
   }
-  const summary = `${parts.placed.length} ok answers, remaining within [0, ${Math.max(0, stock - 1)}]${unplaced(parts)}`;
+  const unplacedNote = unplaced(parts);
+  if (stock === undefined) {
+    const summary = `${plural(parts.placed.length, 'ok answer')}, none below zero${unplacedNote}`;
+    if (found.count === 0) return noInitialStock(id, name, summary);
+    return judged(id, name, `${plural(parts.placed.length, 'ok answer')}, ${found.count} below zero${unplacedNote}`, found.count, found.witnesses);
+  }
+  const summary = `${plural(parts.placed.length, 'ok answer')}, remaining within [0, ${Math.max(0, stock - 1)}]${unplacedNote}`;
   return judged(id, name, summary, found.count, found.witnesses);
 }
 
 /** H2: no two oks own the same unit (two buyers told the same remaining: a lost update). */
 function duplicateRemaining(parts: Partition): CheckResult {
   const [id, name] = ['H2', 'duplicate-remaining'];
-  if (parts.oks.length > 0 && parts.placed.length === 0) return unknown(id, name, NO_REMAINING);
+  if (parts.oks.length > 0 && parts.placed.length === 0) return notApplicable(id, name, NO_REMAINING);
   const sorted = [...parts.placed].sort((a, b) => a.remaining! - b.remaining!);
   const found = new WitnessList();
   let highest: Operation | undefined;
@@ -108,25 +125,25 @@ function duplicateRemaining(parts: Partition): CheckResult {
     }
     if (!highest || op.remaining! + op.quantity > highest.remaining! + highest.quantity) highest = op;
   }
-  return judged(id, name, `${sorted.length} remaining values, ${sorted.length - found.count} distinct`, found.count, found.witnesses);
+  return judged(id, name, `${plural(sorted.length, 'remaining value')}, ${sorted.length - found.count} distinct`, found.count, found.witnesses);
 }
 
 /** H3: units bought by ok answers ≤ S. */
 function oversellCount(facts: HistoryFacts, parts: Partition): CheckResult {
   const [id, name] = ['H3', 'oversell-count'];
   const stock = facts.initialStock;
-  if (stock === undefined) return unknown(id, name, NO_INITIAL_STOCK);
+  if (stock === undefined) return noInitialStock(id, name);
   const units = parts.oks.reduce((sum, op) => sum + op.quantity, 0);
-  const summary = `${units} units bought by ${parts.oks.length} ok answers, stock ${stock}`;
+  const summary = `${plural(units, 'unit')} bought by ${plural(parts.oks.length, 'ok answer')}, stock ${stock}`;
   if (units <= stock) return pass(id, name, summary);
   return judged(id, name, summary, units - stock, [
-    { message: `buyers were told they bought ${units} units, but only ${stock} existed: oversold by ${units - stock}` },
+    { message: `buyers were told they bought ${plural(units, 'unit')}, but only ${stock} existed: oversold by ${units - stock}` },
   ]);
 }
 
 /** Whether the real-time checks may compare times at all. */
 function realtimeSkip(facts: HistoryFacts, id: string, name: string): CheckResult | undefined {
-  return facts.realtime.exact ? undefined : unknown(id, name, `skipped: ${facts.realtime.reason}`);
+  return facts.realtime.exact ? undefined : notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
 }
 
 /** H4: if ok A completed before ok B was invoked, A's units lie above B's. */
@@ -134,7 +151,7 @@ function realtimeOrder(facts: HistoryFacts, parts: Partition): CheckResult {
   const [id, name] = ['H4', 'realtime-order'];
   const skipped = realtimeSkip(facts, id, name);
   if (skipped) return skipped;
-  if (parts.oks.length > 0 && parts.placed.length === 0) return unknown(id, name, NO_REMAINING);
+  if (parts.oks.length > 0 && parts.placed.length === 0) return notApplicable(id, name, NO_REMAINING);
   // Sweep invocations in time order, keeping the lowest remaining among the
   // oks that completed before: every later buyer must be told less than it.
   const byComplete = [...parts.placed].sort((a, b) => a.complete - b.complete);
@@ -155,7 +172,7 @@ function realtimeOrder(facts: HistoryFacts, parts: Partition): CheckResult {
       }));
     }
   }
-  return judged(id, name, `${parts.placed.length} ok answers ordered against real time`, found.count, found.witnesses);
+  return judged(id, name, `${plural(parts.placed.length, 'ok answer')} ordered against real time`, found.count, found.witnesses);
 }
 
 /** H5: no sold-out answer completed before a purchase of as many units was invoked and succeeded. */
@@ -190,9 +207,10 @@ function earlySoldOut(facts: HistoryFacts, parts: Partition): CheckResult {
       }
     }
   }
-  const summary = `${parts.soldOuts.length} sold-out answers against ${parts.oks.length} ok answers`;
+  const refusedNote = parts.refused > 0 ? ` (${parts.refused} refused "try again": not sold-outs)` : '';
+  const summary = `${plural(parts.soldOuts.length, 'sold-out answer')}${refusedNote} against ${plural(parts.oks.length, 'ok answer')}`;
   const result = judged(id, name, summary, found.count, found.witnesses);
-  if (result.status === 'PASS' && !facts.realtime.exact) return unknown(id, name, `skipped: ${facts.realtime.reason}`, summary);
+  if (result.status === 'PASS' && !facts.realtime.exact) return notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`, summary);
   return result;
 }
 
@@ -214,11 +232,11 @@ interface Demand {
  */
 function unexplainedDecrements(facts: HistoryFacts, parts: Partition): CheckResult {
   const [id, name] = ['H6', 'unexplained-decrements'];
-  const stock = facts.initialStock;
-  if (stock === undefined) return unknown(id, name, NO_INITIAL_STOCK);
   if (parts.placed.length < parts.oks.length) {
-    return unknown(id, name, parts.placed.length === 0 ? NO_REMAINING : 'some successful answers gave no remaining stock, so their units cannot be placed');
+    return notApplicable(id, name, parts.placed.length === 0 ? NO_REMAINING : `${plural(parts.oks.length - parts.placed.length, 'successful answer')} gave no remaining stock, so their units cannot be placed`);
   }
+  const stock = facts.initialStock;
+  if (stock === undefined) return noInitialStock(id, name);
   const timed = facts.realtime.exact;
 
   // Answers that imply "every unit from `floor` up was gone by `complete`".
@@ -270,7 +288,7 @@ function unexplainedDecrements(facts: HistoryFacts, parts: Partition): CheckResu
   }
 
   const gapUnits = demands.reduce((sum, d) => sum + d.to - d.from, 0);
-  const summary = `${stock - lowest} units implied sold, ${gapUnits} not owned by an ok, ${parts.infos.length} info ops to explain them`;
+  const summary = `${plural(stock - lowest, 'unit')} implied sold, ${gapUnits} not owned by an ok, ${plural(parts.infos.length, 'info op')} to explain them`;
   const infos = [...parts.infos].sort((a, b) => a.invoke - b.invoke);
   demands.sort((a, b) => a.deadline - b.deadline);
   const found = new WitnessList();
@@ -284,8 +302,8 @@ function unexplainedDecrements(facts: HistoryFacts, parts: Partition): CheckResu
       const short = needed - supply;
       found.add(() => ({
         message:
-          `units ${demand.from}..${demand.to - 1} were sold ${demand.because ? 'before the answer below was given' : 'by the end of the run'}, ` +
-          `but no ok owns them and only ${supply} units' worth of unknown (info) operations could have: ${short} unexplained`,
+          `${demand.to - demand.from === 1 ? `unit ${demand.from} was` : `units ${demand.from}..${demand.to - 1} were`} sold ${demand.because ? 'before the answer below was given' : 'by the end of the run'}, ` +
+          `but no ok owns them and only ${plural(supply, 'unit')}' worth of unknown (info) operations could have: ${short} unexplained`,
         operations: demand.because ? [describeOperation(demand.because)] : undefined,
       }));
       // Count each shortfall once: the matched supply is used up.

@@ -1,12 +1,33 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { openHistory } from '../history/reader.js';
-import type { HistoryMeta } from '../history/types.js';
+import { buyerId, requestId as requestId_ } from '../attack/plan.js';
+import { ConfigError, HistoryFormatError } from '../errors.js';
+import { checkClosing, readHistoryBatches, type ReadTail } from '../history/reader.js';
+import type { FaultRecord, HistoryEnd, HistoryMeta } from '../history/types.js';
 import { unpackOps } from './op-columns.js';
 import type { Operation } from './operation.js';
-import { readInParallel } from './parallel-load.js';
+import { readInParallel, type ParallelRead } from './parallel-load.js';
+
+/** What one history file said about itself, beside its operations. */
+export interface HistoryFile {
+  /** The file's name, as witnesses cite it. */
+  file: string;
+  meta: HistoryMeta;
+  /** Its end record, or undefined when it has none: the run was cut short. */
+  end: HistoryEnd | undefined;
+  faults: FaultRecord[];
+  /** The last line, dropped because it was cut mid-write, if any. */
+  cutLine: number | undefined;
+  /** Op lines read. */
+  recorded: number;
+  /**
+   * Planned requests with no op line in a history without its end record,
+   * each added to the operations as an unknown (`unrecorded`): the request
+   * may have been sent and may have bought.
+   */
+  unrecorded: number;
+}
 
 /** One or more history files (shards of one run) merged into one list of operations. */
 export interface LoadedHistory {
@@ -14,6 +35,8 @@ export interface LoadedHistory {
   ops: Operation[];
   /** Whether every time comes from one machine's monotonic clock. */
   realtime: { exact: true } | { exact: false; reason: string };
+  /** Per file: how it ended, its faults, what it lacks. */
+  files: HistoryFile[];
 }
 
 /** How histories are read. */
@@ -46,64 +69,235 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   const minBytes = options.parallelMinBytes ?? PARALLEL_MIN_BYTES;
   const maxThreads = options.threads ?? Math.min(availableParallelism(), MAX_THREADS);
   const metas: HistoryMeta[] = [];
-  const ops: Operation[] = [];
+  const files: HistoryFile[] = [];
+  let ops: Operation[] = [];
   let base: bigint | undefined;
-  const requestIds = new Set<string>();
+  const elsewhere = new Set<string>();
   let parsing = options.onParsing;
   const started = () => {
     parsing?.();
     parsing = undefined;
   };
   for (const path of paths) {
-    // Shards must have disjoint buyers; a repeated request id means the
-    // same file was given twice or two shards overlap.
-    const distinct = (requestId: string, line: number) => {
-      if (paths.length === 1) return;
-      if (requestIds.has(requestId)) throw new ConfigError(`${path}:${line}: request id ${requestId} appears in more than one history (the same shard given twice?)`);
-      requestIds.add(requestId);
-    };
     const name = basename(path);
     const size = await sizeOf(path);
     const threads = Math.min(maxThreads, Math.floor(size / minBytes));
     const parallel = threads >= 2 ? await readInParallel(path, size, base, threads, started) : undefined;
-    if (parallel) {
-      metas.push(parallel.meta);
-      base = parallel.base;
-      let firstLine = 2;
-      for (const columns of parallel.parts) {
-        unpackOps(columns, { file: name, firstLine, quantity: parallel.meta.quantity }, ops, (op) => distinct(op.requestId, op.line));
-        firstLine += columns.count;
-      }
-      continue;
+    const read = (parallel && fromSlices(parallel, name)) || (started(), await readInOrder(path, name, base));
+    base = read.base;
+    const { file, fileOps } = read;
+    // One request id, one request: twice in one file is a broken history.
+    const firstLines = new FirstLines(file.meta);
+    for (const op of fileOps) {
+      const first = firstLines.add(op.requestId, op.line);
+      if (first !== undefined) throw new HistoryFormatError(`${path}:${op.line}: request id ${op.requestId} was already recorded on line ${first}: one request, one op line`);
     }
-    started();
-    const { meta, batches } = await openHistory(path);
-    metas.push(meta);
-    let line = 1;
-    for await (const batch of batches) {
-      for (const record of batch) {
-        line += 1;
+    // Shards must have disjoint buyers; a repeated request id means the
+    // same file was given twice or two shards overlap.
+    if (paths.length > 1) {
+      for (const op of fileOps) {
+        if (elsewhere.has(op.requestId)) throw new ConfigError(`${path}:${op.line}: request id ${op.requestId} appears in more than one history (the same shard given twice?)`);
+      }
+      for (const op of fileOps) elsewhere.add(op.requestId);
+    }
+    metas.push(file.meta);
+    files.push(file);
+    // The first file's array is kept as it is: a million pushes saved.
+    if (ops.length === 0) ops = fileOps;
+    else for (const op of fileOps) ops.push(op);
+  }
+  // A history cut before its first op still has a clock: the barrier's.
+  if (base === undefined) base = metas.find((meta) => meta.released_at > 0n)?.released_at;
+  addUnrecorded(files, ops, base);
+  return { metas, ops, realtime: clockOf(metas), files };
+}
+
+/**
+ * The line each request id was first seen on. The attack's ids are the run
+ * id and the buyer's index (plan.ts), so most are kept in an array by index:
+ * a million of them cost a few megabytes and no hashing. Any other id goes
+ * to a map.
+ */
+class FirstLines {
+  private readonly byIndex: Uint32Array;
+  private readonly others = new Map<string, number>();
+  private readonly prefix: string;
+
+  constructor(meta: HistoryMeta) {
+    this.byIndex = new Uint32Array(meta.run_id ? meta.buyers : 0);
+    this.prefix = `${meta.run_id}-`;
+  }
+
+  /** Records the id's line; returns the line it was first seen on if it was already. */
+  add(requestId: string, line: number): number | undefined {
+    const index = this.indexOf(requestId);
+    if (index !== undefined) {
+      const first = this.byIndex[index]!;
+      if (first !== 0) return first;
+      this.byIndex[index] = line;
+      return undefined;
+    }
+    const first = this.others.get(requestId);
+    if (first !== undefined) return first;
+    this.others.set(requestId, line);
+    return undefined;
+  }
+
+  private indexOf(requestId: string): number | undefined {
+    if (this.byIndex.length === 0 || !requestId.startsWith(this.prefix)) return undefined;
+    const digits = requestId.slice(this.prefix.length);
+    const index = Number(digits);
+    // Only the exact spelling requestId(run, i) makes: "r-07" and "r-7" are two ids.
+    return Number.isSafeInteger(index) && index < this.byIndex.length && index >= 0 && String(index) === digits ? index : undefined;
+  }
+}
+
+interface FileRead {
+  file: HistoryFile;
+  fileOps: Operation[];
+  /** The base time, fixed by the first op read (of this file or an earlier one). */
+  base: bigint | undefined;
+}
+
+/** One file read line by line on this thread: the reference every parallel read must equal. */
+async function readInOrder(path: string, name: string, base: bigint | undefined): Promise<FileRead> {
+  const tail: ReadTail = { cutLine: undefined, lines: 0, recordLines: [] };
+  let meta: HistoryMeta | undefined;
+  const file: Omit<HistoryFile, 'meta'> = { file: name, end: undefined, faults: [], cutLine: undefined, recorded: 0, unrecorded: 0 };
+  const fileOps: Operation[] = [];
+  for await (const batch of readHistoryBatches(path, undefined, tail)) {
+    let k = 0;
+    for (const record of batch) {
+      const line = tail.recordLines![k++]!;
+      if (record.kind === 'op') {
         base ??= record.t_inv;
-        distinct(record.request_id, line);
-        ops.push({
+        fileOps.push({
           type: record.type,
           outcome: record.outcome,
           invoke: Number(record.t_inv - base),
           complete: Number(record.t_cmp - base),
           remaining: record.remaining,
-          quantity: meta.quantity,
+          quantity: meta!.quantity,
           requestId: record.request_id,
           buyer: record.buyer,
+          purchaseId: record.purchase_id,
           process: record.process,
           status: record.status,
           error: record.error,
           file: name,
           line,
         });
-      }
+      } else if (record.kind === 'fault') file.faults.push(record);
+      else if (record.kind === 'end') file.end = record;
+      else meta = record;
     }
+    tail.recordLines!.length = 0;
   }
-  return { metas, ops, realtime: clockOf(metas) };
+  file.cutLine = tail.cutLine;
+  file.recorded = fileOps.length;
+  const whole = { ...file, meta: meta! };
+  checkClosing(path, whole.meta, whole);
+  return { file: whole, fileOps, base };
+}
+
+/**
+ * The slices read by worker threads, put back together; undefined when the
+ * end record is not in the last slice (the ordered read then names the line
+ * after it).
+ */
+function fromSlices(read: ParallelRead, name: string): FileRead | undefined {
+  const { meta, parts } = read;
+  const file: HistoryFile = { file: name, meta, end: undefined, faults: [], cutLine: undefined, recorded: 0, unrecorded: 0 };
+  const fileOps: Operation[] = [];
+  let lineOffset = 0;
+  for (const [k, { columns, rest }] of parts.entries()) {
+    if (rest.end && k !== parts.length - 1) return undefined;
+    unpackOps(columns, { file: name, lineOffset, quantity: meta.quantity }, fileOps);
+    file.faults.push(...rest.faults);
+    file.end ??= rest.end;
+    if (rest.cutLine !== undefined) file.cutLine = lineOffset + rest.cutLine;
+    lineOffset += rest.lines;
+  }
+  file.recorded = fileOps.length;
+  if (file.end && (file.end.planned !== meta.buyers || file.end.recorded !== file.recorded)) return undefined;
+  return { file, fileOps, base: read.base };
+}
+
+/**
+ * A history without its end record was cut short: requests it planned may
+ * have been sent, and may have bought, with no line to say so. Each planned
+ * request without an op line becomes an unknown operation, invoked any time
+ * after the start barrier and never completing, so that rows it wrote are
+ * "recovered", not "unexpected", and the stock it took is explained.
+ *
+ * Request and buyer ids are those the attack gives (plan.ts: run id and
+ * index). Files of one run (shards share its run id) are taken together, so
+ * a request recorded in one shard is not missing from another. When the
+ * recorded ids do not follow the attack's pattern, the unknowns are added
+ * without ids, and joins match them by count.
+ *
+ * What each check makes of them: H1–H5 reason from oks and sold-outs, which
+ * they are not; H6 and D1 count them as units that may have been sold (room,
+ * never a reason to fail); D3 counts their rows as recovered; D4 compares
+ * only oks; D6 settles them from the ledger like any unknown; E1 lists them
+ * but does not charge them to --max-errors (the attack lost them, not the
+ * server).
+ */
+function addUnrecorded(files: HistoryFile[], ops: Operation[], base: bigint | undefined): void {
+  const runs = new Map<string, HistoryFile[]>();
+  for (const file of files) {
+    const run = runs.get(file.meta.run_id);
+    if (run) run.push(file);
+    else runs.set(file.meta.run_id, [file]);
+  }
+  for (const [runId, run] of runs) {
+    const cut = run.find((file) => !file.end);
+    if (!cut) continue;
+    const planned = Math.max(...run.map((file) => file.meta.buyers));
+    const recorded = run.reduce((sum, file) => sum + file.recorded, 0);
+    if (planned - recorded <= 0) continue;
+    const names = new Set(run.map((file) => file.file));
+    const seen = new Uint8Array(planned);
+    const prefix = `${runId}-`;
+    let derivable = runId !== '';
+    for (const op of ops) {
+      if (!derivable) break;
+      if (!names.has(op.file)) continue;
+      const index = op.requestId.startsWith(prefix) ? Number(op.requestId.slice(prefix.length)) : NaN;
+      if (Number.isSafeInteger(index) && index >= 0 && index < planned && op.requestId === requestId_(runId, index)) seen[index] = 1;
+      else derivable = false;
+    }
+    const { meta } = cut;
+    // Before the barrier released, nothing was sent.
+    const releasedAt = meta.released_at > 0n && base !== undefined ? Number(meta.released_at - base) : ops.reduce((least, op) => Math.min(least, op.invoke), 0);
+    const unrecorded = (requestId: string, buyer: string, index: number): Operation => ({
+      type: 'info',
+      outcome: 'unrecorded',
+      invoke: releasedAt,
+      complete: Infinity,
+      remaining: null,
+      quantity: meta.quantity,
+      requestId,
+      buyer,
+      purchaseId: null,
+      process: index % Math.max(1, meta.processes),
+      status: null,
+      error: 'no answer recorded: the history ends before it',
+      file: cut.file,
+      line: 0,
+    });
+    let added = 0;
+    if (derivable) {
+      for (let i = 0; i < planned; i++) {
+        if (seen[i]) continue;
+        ops.push(unrecorded(requestId_(runId, i), buyerId(i), i));
+        added += 1;
+      }
+    } else {
+      for (; added < planned - recorded; added++) ops.push(unrecorded('', '', added));
+    }
+    cut.unrecorded = added;
+  }
 }
 
 async function sizeOf(path: string): Promise<number> {

@@ -18,12 +18,16 @@ export interface OpColumns {
   complete: Float64Array;
   /** -1 for null. */
   status: Int32Array;
-  /** -1 for null. */
+  /** NaN for null (any integer is a value: a negative remaining is evidence). */
   remaining: Float64Array;
-  /** Every op's buyer then request id, end to end. */
+  /** Each op's line, numbered as its reader numbered it (a slice starts at line 2). */
+  line: Uint32Array;
+  /** Every op's buyer, request id and purchase id ('' for none), end to end. */
   text: string;
-  /** Where each of those strings ends in `text`: two per op. */
+  /** Where each of those strings ends in `text`: three per op. */
   ends: Uint32Array;
+  /** 1 where the op's answer gave a purchase id (which may be ''), 0 for null. */
+  hasPurchase: Uint8Array;
   /** The ops whose `error` is not null, by index: few in a healthy run. */
   errors: Array<[number, string]>;
 }
@@ -36,6 +40,8 @@ export class OpPacker {
   private readonly complete: number[] = [];
   private readonly status: number[] = [];
   private readonly remaining: number[] = [];
+  private readonly line: number[] = [];
+  private readonly hasPurchase: number[] = [];
   private readonly strings: string[] = [];
   private readonly ends: number[] = [];
   private readonly errors: Array<[number, string]> = [];
@@ -43,18 +49,24 @@ export class OpPacker {
 
   constructor(private readonly base: bigint) {}
 
-  add(op: OpRecord): void {
+  /** Adds one op read from `line`. */
+  add(op: OpRecord, line: number): void {
     if (op.error !== null) this.errors.push([this.outcome.length, op.error]);
+    this.line.push(line);
     this.outcome.push(OUTCOMES.indexOf(op.outcome));
     this.process.push(op.process);
     this.invoke.push(Number(op.t_inv - this.base));
     this.complete.push(Number(op.t_cmp - this.base));
     this.status.push(op.status ?? -1);
-    this.remaining.push(op.remaining ?? -1);
-    this.strings.push(op.buyer, op.request_id);
+    this.remaining.push(op.remaining ?? NaN);
+    const purchaseId = op.purchase_id ?? '';
+    this.hasPurchase.push(op.purchase_id === null ? 0 : 1);
+    this.strings.push(op.buyer, op.request_id, purchaseId);
     this.length += op.buyer.length;
     this.ends.push(this.length);
     this.length += op.request_id.length;
+    this.ends.push(this.length);
+    this.length += purchaseId.length;
     this.ends.push(this.length);
   }
 
@@ -67,8 +79,10 @@ export class OpPacker {
       complete: Float64Array.from(this.complete),
       status: Int32Array.from(this.status),
       remaining: Float64Array.from(this.remaining),
+      line: Uint32Array.from(this.line),
       text: this.strings.join(''),
       ends: Uint32Array.from(this.ends),
+      hasPurchase: Uint8Array.from(this.hasPurchase),
       errors: this.errors,
     };
   }
@@ -76,30 +90,33 @@ export class OpPacker {
 
 /** The buffers a postMessage can hand over instead of copying. */
 export function transferables(columns: OpColumns): ArrayBuffer[] {
-  const { outcome, process, invoke, complete, status, remaining, ends } = columns;
-  return [outcome, process, invoke, complete, status, remaining, ends].map((array) => array.buffer as ArrayBuffer);
+  const { outcome, process, invoke, complete, status, remaining, line, ends, hasPurchase } = columns;
+  return [outcome, process, invoke, complete, status, remaining, line, ends, hasPurchase].map((array) => array.buffer as ArrayBuffer);
 }
 
 /** Where unpacked operations come from, for their witnesses. */
 export interface ColumnsOrigin {
   /** The history file's name. */
   file: string;
-  /** The line of the first op in the columns. */
-  firstLine: number;
+  /** What to add to a column's line numbers (which start at 2 in every slice) to get the file's. */
+  lineOffset: number;
   /** Units each request asked for (the meta line's quantity). */
   quantity: number;
 }
 
 /** Appends the columns' operations to `ops`, in order; `each` sees every one (shard checks). */
 export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operation[], each?: (op: Operation) => void): void {
-  const { outcome: outcomes, process, invoke, complete, status, remaining, text, ends } = columns;
-  const errors = new Map(columns.errors);
-  const { file, firstLine, quantity } = origin;
+  const { outcome: outcomes, process, invoke, complete, status, remaining, line, text, ends } = columns;
+  // In index order: walked alongside, not looked up.
+  const { errors, hasPurchase } = columns;
+  let nextError = 0;
+  const { file, lineOffset, quantity } = origin;
   let from = 0;
   for (let i = 0; i < columns.count; i++) {
     const outcome = OUTCOMES[outcomes[i]!]!;
-    const buyerEnd = ends[2 * i]!;
-    const requestEnd = ends[2 * i + 1]!;
+    const buyerEnd = ends[3 * i]!;
+    const requestEnd = ends[3 * i + 1]!;
+    const purchaseEnd = ends[3 * i + 2]!;
     // The same fields in the same order as the sequential loader builds, so
     // every Operation shares one shape and the checks' loops stay fast.
     const op: Operation = {
@@ -107,17 +124,18 @@ export function unpackOps(columns: OpColumns, origin: ColumnsOrigin, ops: Operat
       outcome,
       invoke: invoke[i]!,
       complete: complete[i]!,
-      remaining: remaining[i]! < 0 ? null : remaining[i]!,
+      remaining: Number.isNaN(remaining[i]!) ? null : remaining[i]!,
       quantity,
       requestId: text.slice(buyerEnd, requestEnd),
       buyer: text.slice(from, buyerEnd),
+      purchaseId: hasPurchase[i] ? text.slice(requestEnd, purchaseEnd) : null,
       process: process[i]!,
       status: status[i]! < 0 ? null : status[i]!,
-      error: errors.get(i) ?? null,
+      error: errors[nextError]?.[0] === i ? errors[nextError++]![1] : null,
       file,
-      line: firstLine + i,
+      line: lineOffset + line[i]!,
     };
-    from = requestEnd;
+    from = purchaseEnd;
     each?.(op);
     ops.push(op);
   }

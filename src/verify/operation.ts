@@ -1,6 +1,14 @@
 import type { OpType, Outcome } from '../history/types.js';
 
 /**
+ * What became of an operation: a recorded outcome, or `unrecorded` for a
+ * request the run planned but whose answer the history does not have (it was
+ * cut short). Unrecorded operations are unknowns (info), invoked any time
+ * after the start barrier, never completing.
+ */
+export type OperationOutcome = Outcome | 'unrecorded';
+
+/**
  * One operation as the checks see it: the history's op line reduced to what
  * reasoning needs. Times are nanoseconds relative to the run's first
  * invocation, as doubles (exact for any run shorter than 104 days), so the
@@ -8,7 +16,7 @@ import type { OpType, Outcome } from '../history/types.js';
  */
 export interface Operation {
   type: OpType;
-  outcome: Outcome;
+  outcome: OperationOutcome;
   /** When the request was handed to the client. */
   invoke: number;
   /** When its answer was read; Infinity for an operation whose effect may land at any later time. */
@@ -17,8 +25,12 @@ export interface Operation {
   remaining: number | null;
   /** Units the request asked for. */
   quantity: number;
+  /** The request id; empty for an unrecorded request of a history whose ids cannot be derived. */
   requestId: string;
+  /** The buyer id; empty when unknown, as for requestId. */
   buyer: string;
+  /** The purchase id the answer gave (joins a ledger keyed by it), or null. */
+  purchaseId: string | null;
   /** Attacking process that sent it. */
   process: number;
   status: number | null;
@@ -43,7 +55,12 @@ export function describeOperation(op: Operation): string {
         ? `${op.outcome}${op.remaining !== null ? `, remaining ${op.remaining}` : ''}`
         : `${op.outcome}${op.error ? ` (${op.error})` : ''}`;
   const completed = Number.isFinite(op.complete) ? `${formatMs(op.complete)}` : 'never';
-  return `${op.buyer} request ${op.requestId}: ${answer}; invoked ${formatMs(op.invoke)}, completed ${completed} [${op.file}:${op.line}]`;
+  if (op.outcome === 'unrecorded') {
+    const who = op.requestId ? `${op.buyer} request ${op.requestId}` : 'a planned request';
+    return `${who}: no answer recorded (the history of ${op.file} is incomplete); invoked after ${formatMs(op.invoke)}`;
+  }
+  const purchase = op.purchaseId !== null ? `, purchase ${op.purchaseId}` : '';
+  return `${op.buyer} request ${op.requestId}: ${answer}${purchase}; invoked ${formatMs(op.invoke)}, completed ${completed} [${op.file}:${op.line}]`;
 }
 
 function formatMs(ns: number): string {

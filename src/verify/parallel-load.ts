@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { parseHistoryLine, type HistoryRange } from '../history/reader.js';
 import type { HistoryMeta, OpRecord } from '../history/types.js';
 import type { OpColumns } from './op-columns.js';
-import type { ParseAnswer, ParseTask } from './parse-worker.js';
+import type { ParseAnswer, ParseTask, SliceRest } from './parse-worker.js';
 
 /** Bytes read at a time while looking for a line's end. */
 const PROBE_BYTES = 64 * 1024;
@@ -14,7 +14,8 @@ export interface ParallelRead {
   meta: HistoryMeta;
   /** hrtime (ns) every time in the columns is relative to. */
   base: bigint;
-  parts: OpColumns[];
+  /** Each slice's ops, and what else it held (faults, the end record, a cut last line). */
+  parts: Array<{ columns: OpColumns; rest: SliceRest }>;
 }
 
 /**
@@ -49,7 +50,7 @@ export async function readInParallel(path: string, size: number, base: bigint | 
   onStarted?.();
   const answers = await Promise.all(slices);
   if (!answers.every((answer) => answer.ok)) return undefined;
-  return { meta: head.meta, base: taskBase, parts: answers.map((answer) => (answer as { columns: OpColumns }).columns) };
+  return { meta: head.meta, base: taskBase, parts: answers.map((answer) => answer as { columns: OpColumns; rest: SliceRest }) };
 }
 
 interface Head {
@@ -59,7 +60,7 @@ interface Head {
   opsStart: number;
 }
 
-/** The meta line and the first op line, or undefined when the file has no op line in its first MiB. */
+/** The meta line and the first op line, or undefined when the file has no op line in its first MiB (the ordered read then decides). */
 async function readHead(file: FileHandle, path: string, size: number): Promise<Head | undefined> {
   const buffer = Buffer.alloc(Math.min(size, 1 << 20));
   const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
@@ -72,7 +73,9 @@ async function readHead(file: FileHandle, path: string, size: number): Promise<H
     lineNumber += 1;
     const line = bytes.toString('utf8', start, end);
     if (line.trim() === '') continue;
-    return { meta, firstOp: parseHistoryLine(line, path, lineNumber) as OpRecord, opsStart: metaEnd + 1 };
+    const record = parseHistoryLine(line, path, lineNumber);
+    // Fault lines may come first; the base time is the first op's.
+    if (record.kind === 'op') return { meta, firstOp: record, opsStart: metaEnd + 1 };
   }
   return undefined;
 }

@@ -4,8 +4,8 @@
 // error the user sees names the true line (this worker cannot know it).
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { readHistoryBatches, type HistoryRange } from '../history/reader.js';
-import type { OpRecord } from '../history/types.js';
+import { readHistoryBatches, type HistoryRange, type ReadTail } from '../history/reader.js';
+import type { FaultRecord, HistoryEnd } from '../history/types.js';
 import { OpPacker, transferables, type OpColumns } from './op-columns.js';
 
 /** What a worker is given. */
@@ -16,17 +16,42 @@ export interface ParseTask {
   base: bigint;
 }
 
+/** What one slice held besides its ops (line numbers as the slice counts them, from 2). */
+export interface SliceRest {
+  faults: FaultRecord[];
+  end: HistoryEnd | undefined;
+  /** The end record's line, or 0. */
+  endLine: number;
+  /** The last line, dropped because it was cut mid-write (only the file's last slice can have one). */
+  cutLine: number | undefined;
+  /** Lines in the slice. */
+  lines: number;
+}
+
 /** What a worker answers. */
-export type ParseAnswer = { ok: true; columns: OpColumns } | { ok: false; message: string };
+export type ParseAnswer = { ok: true; columns: OpColumns; rest: SliceRest } | { ok: false; message: string };
 
 const { path, range, base } = workerData as ParseTask;
 const packer = new OpPacker(base);
 let answer: ParseAnswer;
 try {
-  for await (const batch of readHistoryBatches(path, range)) {
-    for (const record of batch) packer.add(record as OpRecord);
+  const tail: ReadTail = { cutLine: undefined, lines: 0, recordLines: [] };
+  const rest: SliceRest = { faults: [], end: undefined, endLine: 0, cutLine: undefined, lines: 0 };
+  let seen = 0;
+  for await (const batch of readHistoryBatches(path, range, tail)) {
+    for (const record of batch) {
+      const line = tail.recordLines![seen++]!;
+      if (record.kind === 'op') packer.add(record, line);
+      else if (record.kind === 'fault') rest.faults.push(record);
+      else if (record.kind === 'end') [rest.end, rest.endLine] = [record, line];
+    }
+    // The line numbers of a read batch are used up with it.
+    tail.recordLines!.length = 0;
+    seen = 0;
   }
-  answer = { ok: true, columns: packer.finish() };
+  rest.cutLine = tail.cutLine;
+  rest.lines = tail.lines;
+  answer = { ok: true, columns: packer.finish(), rest };
 } catch (error) {
   answer = { ok: false, message: (error as Error).message };
 }

@@ -1,9 +1,10 @@
-import { databaseChecks, errorBudget, type FinalState } from './db-audit.js';
+import { ConfigError } from '../errors.js';
+import { databaseChecks, errorBudget, type FinalState, type JoinChoice, type JoinOutcome } from './db-audit.js';
 import { planFinalState, readFinalState, type ReadState, type StoreOptions } from './final-state.js';
 import { httpChecks, type HistoryFacts } from './http-checks.js';
-import { loadHistories, type LoadedHistory } from './load-history.js';
+import { loadHistories, type HistoryFile, type LoadedHistory } from './load-history.js';
 import type { Operation } from './operation.js';
-import type { CheckResult, Verdict } from './verdict.js';
+import { plural, type CheckResult, type Verdict, type VerdictStatus } from './verdict.js';
 
 /** What `flashsale verify` is asked to audit; the store flags are final-state.ts's. */
 export interface VerifyOptions extends StoreOptions {
@@ -12,11 +13,18 @@ export interface VerifyOptions extends StoreOptions {
   initialStock?: number | undefined;
   /** Unknown (info) operations tolerated by E1. */
   maxErrors: number;
+  /** The user decides on the history alone: checks that need the database do not make the verdict INCONCLUSIVE. */
+  historyOnly?: boolean | undefined;
+  /** What D3, D4 and D6 join ledger rows to answers on (default auto). */
+  join?: JoinChoice | undefined;
 }
 
 /** Reads the history and the database, runs every check, returns the verdict. */
 export async function verify(options: VerifyOptions): Promise<Verdict> {
   const plan = planFinalState(options);
+  if (options.historyOnly && plan) {
+    throw new ConfigError('--history-only and a store to audit (--db, --stock-db, --final-stock…) contradict each other: give the store, or decide on the history alone');
+  }
   // The database is read while worker threads parse a large history: on
   // SQLite that read holds this thread, which has nothing else to do then.
   let reading: Promise<ReadState | undefined> | undefined;
@@ -32,7 +40,15 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
   }
   const read = await readDatabase();
   const initialStock = options.initialStock ?? read?.initialStock;
-  return judge(history.ops, { initialStock, state: read?.state, realtime: history.realtime, maxErrors: options.maxErrors });
+  return judge(history.ops, {
+    initialStock,
+    state: read?.state,
+    realtime: history.realtime,
+    maxErrors: options.maxErrors,
+    historyOnly: options.historyOnly,
+    join: options.join,
+    files: history.files,
+  });
 }
 
 /** Everything beside the operations that the checks need. */
@@ -41,40 +57,126 @@ export interface Evidence {
   state: FinalState | undefined;
   realtime: HistoryFacts['realtime'];
   maxErrors: number;
+  /** `--history-only`: checks that need the database are waived, not inconclusive. */
+  historyOnly?: boolean | undefined;
+  join?: JoinChoice | undefined;
+  /** How each history file ended; absent when the operations were built in memory. */
+  files?: HistoryFile[] | undefined;
 }
+
+/** Inputs whose absence `--history-only` accepts: the database's. */
+const DATABASE_INPUTS = new Set(['--db']);
 
 /** Runs every check over operations already in memory: the core that tests drive directly. */
 export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
   const facts: HistoryFacts = { ops, initialStock: evidence.initialStock, finalStock: evidence.state?.finalStock, realtime: evidence.realtime };
   const historyResults = httpChecks(facts);
-  const checks = [...historyResults, ...databaseChecks(facts, evidence.state, historyResults), errorBudget(ops, evidence.maxErrors)];
+  const database = databaseChecks(facts, evidence.state, historyResults, evidence.join ?? 'auto');
+  const checks = [...historyResults, ...database.checks, errorBudget(ops, evidence.maxErrors)];
+  if (evidence.historyOnly) {
+    for (const check of checks) {
+      if (check.status !== 'UNKNOWN' || !DATABASE_INPUTS.has(check.needs ?? '')) continue;
+      check.waived = true;
+      check.reason = 'not run: the database was not read (--history-only)';
+    }
+  }
+  const outcomes: Record<string, number> = {};
   const types = { ok: 0, fail: 0, info: 0 };
-  for (const op of ops) types[op.type] += 1;
+  for (const op of ops) {
+    types[op.type] += 1;
+    outcomes[op.outcome] = (outcomes[op.outcome] ?? 0) + 1;
+  }
+  const status: VerdictStatus = checks.some((check) => check.status === 'FAIL')
+    ? 'FAIL'
+    : checks.some((check) => check.status === 'UNKNOWN' && !check.waived)
+      ? 'INCONCLUSIVE'
+      : 'PASS';
+  const incomplete = incompleteness(evidence.files ?? []);
   return {
-    status: checks.some((check) => check.status === 'FAIL') ? 'FAIL' : 'PASS',
+    status,
     checks,
-    headline: headline(checks, evidence.state !== undefined),
+    headline: headline(status, checks, evidence, incomplete),
     inputs: {
       operations: ops.length,
       ...types,
+      // Refused ("try again") answers are fails, never sold-outs: counted apart.
+      outcomes,
       initial_stock: evidence.initialStock ?? null,
       final_stock: evidence.state?.finalStock ?? null,
       ledger_rows: evidence.state?.ledger?.length ?? null,
-      database: evidence.state?.source ?? null,
+      database: evidence.state?.source ?? (evidence.historyOnly ? 'none: history only (--history-only)' : null),
+      join: joinText(database.join),
       realtime: evidence.realtime.exact ? 'exact' : evidence.realtime.reason,
+      history: historyText(evidence.files ?? [], incomplete),
+      histories: (evidence.files ?? []).map((file) => ({
+        file: file.file,
+        planned: file.meta.buyers,
+        recorded: file.recorded,
+        end: file.end?.reason ?? null,
+        cut_line: file.cutLine ?? null,
+        unrecorded: file.unrecorded,
+        faults: file.faults.map((fault) => ({ name: fault.name, detail: fault.detail, error: fault.error })),
+      })),
     },
   };
 }
 
-function headline(checks: CheckResult[], databaseRead: boolean): string {
+function joinText(join: JoinOutcome | undefined): string | null {
+  if (!join) return null;
+  if (!join.key) return `none: ${join.reason}`;
+  return { request: 'request id', buyer: 'buyer id', purchase: 'purchase id' }[join.key];
+}
+
+/**
+ * One line saying which histories were cut short and what that means, or
+ * undefined when none lost anything (every one ends with its end record, or
+ * recorded every planned request and only its end record is missing).
+ */
+function incompleteness(files: HistoryFile[]): string | undefined {
+  const cut = files.filter((file) => !file.end && (file.unrecorded > 0 || file.cutLine !== undefined));
+  if (cut.length === 0) return undefined;
+  const parts = cut.map((file) => {
+    const where = file.cutLine !== undefined ? ` (its last line, ${file.cutLine}, was cut mid-write and dropped)` : '';
+    return `${file.file} has no end record${where}: ${file.unrecorded} of ${plural(file.meta.buyers, 'planned request')} have no answer recorded`;
+  });
+  return `incomplete history: ${parts.join('; ')}; they count as unknown (a ledger row of theirs is recovered, not unexpected)`;
+}
+
+function historyText(files: HistoryFile[], incomplete: string | undefined): string | null {
+  if (files.length === 0) return null;
+  if (incomplete) return incomplete;
+  if (files.some((file) => !file.end)) return 'no end record, but every planned request is recorded';
+  // A whole history may still have stopped early: the end record says why,
+  // and that the requests it did not record were never sent.
+  const early = files.filter((file) => file.end!.reason !== 'done' || file.end!.recorded < file.end!.planned);
+  if (early.length === 0) return 'complete (end record present)';
+  return `complete, ended early: ${early.map((file) => `${file.file} ${file.end!.reason} after ${file.end!.recorded} of ${plural(file.end!.planned, 'planned request')} (the rest were never sent)`).join('; ')}`;
+}
+
+function headline(status: VerdictStatus, checks: CheckResult[], evidence: Evidence, incomplete: string | undefined): string {
   const failed = checks.filter((check) => check.status === 'FAIL');
-  const unknown = checks.filter((check) => check.status === 'UNKNOWN');
-  const passed = checks.length - failed.length - unknown.length;
-  const undecided = unknown.length
-    ? `; ${unknown.length} UNKNOWN (${unknown.map((check) => check.id).join(' ')})${databaseRead ? '' : ': history only, the database was not read (no --db)'}`
-    : '';
-  if (failed.length) {
-    return `FAIL: ${failed.map((check) => `${check.id} ${check.name}`).join(', ')} (${failed.length} failed, ${passed} passed${undecided})`;
+  const blocking = checks.filter((check) => check.status === 'UNKNOWN' && !check.waived);
+  const waived = checks.filter((check) => check.waived);
+  const notApplicable = checks.filter((check) => check.status === 'N/A');
+  const passed = checks.filter((check) => check.status === 'PASS');
+  const ids = (list: CheckResult[]) => list.map((check) => check.id).join(' ');
+  const notes: string[] = [];
+  if (notApplicable.length) notes.push(`${notApplicable.length} N/A (${ids(notApplicable)})`);
+  if (waived.length) notes.push(`history only: ${ids(waived)} not run (--history-only)`);
+  if (incomplete) notes.push(incomplete);
+  const tail = notes.length ? `; ${notes.join('; ')}` : '';
+  if (status === 'FAIL') {
+    const undecided = blocking.length ? `, ${blocking.length} UNKNOWN` : '';
+    return `FAIL: ${failed.map((check) => `${check.id} ${check.name}`).join(', ')} (${failed.length} failed, ${passed.length} passed${undecided})${tail}`;
   }
-  return `PASS: ${passed} of ${checks.length} checks passed, none failed${undecided}`;
+  if (status === 'INCONCLUSIVE') {
+    const needs = [...new Set(blocking.map((check) => check.needs).filter((need): need is string => need !== undefined))];
+    const noDatabase = !evidence.state && !evidence.historyOnly;
+    const database = noDatabase ? ': the database was not read' : '';
+    const accept = noDatabase ? ', or --history-only to accept the history checks alone' : '';
+    return `INCONCLUSIVE: ${blocking.length} of ${checks.length} checks could not run (${ids(blocking)})${database}; give ${needs.join(', ')} to decide them${accept}; none failed, ${passed.length} passed${tail}`;
+  }
+  const applicable = checks.length - notApplicable.length - waived.length;
+  const scope = evidence.historyOnly ? ' (history only)' : '';
+  return `PASS${scope}: ${passed.length} of ${plural(applicable, 'applicable check')} passed, none failed${tail}`;
 }
