@@ -41,7 +41,7 @@ function witnessLine(result: ScenarioResult): string {
   const check = result.verdict.checks.find((c) => c.status === 'FAIL');
   const witness = check?.witnesses[0];
   const first = witness ? `${check!.id}: ${witness.message}` : result.anomalies[0];
-  return `  ${result.database} / ${result.scenario}: ${first}\n    flashsale verify --history ${result.history} --db ${result.databaseUrl} --sku ${result.sku}`;
+  return `  ${result.database} / ${result.scenario}: ${first}\n    flashsale verify --history ${shellWord(result.history)} --db ${shellWord(result.databaseUrl)} --sku ${shellWord(result.sku)}`;
 }
 
 /** What each fault of a faults scenario did, and the error budget it earned. */
@@ -61,6 +61,11 @@ function faultLine(fault: FaultReport, buyers: number): string {
   if (!fault.ran) return `${when}: did not run (${fault.detail})`;
   const took = fault.durationMs === null ? '' : ` (${(fault.durationMs / 1000).toFixed(2)} s)`;
   return fault.error ? `${when}: FAILED: ${fault.error}${took}` : `${when}: ${fault.detail}${took}`;
+}
+
+/** A word a shell reads back unchanged: quoted when it holds `?`, `&`, spaces… (a URL's query). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The proof as one JSON document, witnesses included. */
