@@ -30,7 +30,7 @@ export function renderProve(report: ProveReport): string {
   for (const result of failed) lines.push(witnessLine(result));
   if (failed.length > 0) {
     lines.push(`histories kept in ${report.workDir}; each command above prints every witness`);
-    lines.push(`verdict: FAIL: ${failed.length} of ${report.results.length} scenarios found an anomaly`);
+    lines.push(`verdict: FAIL: ${failed.length} of ${report.results.length} scenario${report.results.length === 1 ? '' : 's'} found an anomaly`);
   } else {
     lines.push(`verdict: PASS: ${report.results.length} scenario${report.results.length === 1 ? '' : 's'}, no oversell, no undersell, every answer matches the database`);
   }
