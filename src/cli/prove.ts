@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseStrategy, STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
-import { FAULT_NAMES, parseFaultNames, type FaultName } from '../prove/faults/index.js';
+import { FAULT_DESCRIPTIONS, FAULT_NAMES, parseFaultNames, type FaultName } from '../prove/faults/index.js';
 import { prove } from '../prove/prove.js';
 import { proveJson, renderProve } from '../report/prove-table.js';
 import type { CommandResult } from './result.js';
@@ -52,6 +52,7 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
     .addOption(new Option('--faults <list>', `add a scenario that injects these faults mid-stampede: ${FAULT_NAMES.join(', ')} (or all)`).argParser(asArgument(parseFaultNames)))
     .option('--only-faults', 'run only the faults scenario')
     .option('--json', 'print the whole proof, witnesses included, as JSON on stdout')
+    .addHelpText('after', `\nFaults (--faults), injected in the order named, while stock remains:\n${FAULT_NAMES.map((name) => `  ${name.padEnd(7)}${FAULT_DESCRIPTIONS[name]}`).join('\n')}\n`)
     .action(async (flags: ProveFlags) => {
       const report = await prove(
         {
