@@ -95,10 +95,10 @@ describe('kill on SQLite', () => {
     const before = liveServerWorkers().map((worker) => worker.process.pid!);
     await kill!.run();
     assert.equal(isAlive(before[0]!), false, 'the victim is dead');
-    const after = liveServerWorkers().map((worker) => worker.process.pid!);
-    assert.equal(after.length, FAULT_SERVER_WORKERS);
-    assert.ok(!after.includes(before[0]!));
-    assert.match(kill!.detail, new RegExp(`worker ${before[0]} killed with SIGKILL; the primary restarted it as worker ${after.find((pid) => !before.includes(pid))}`));
+    const now = liveServerWorkers().map((worker) => worker.process.pid!);
+    assert.equal(now.length, FAULT_SERVER_WORKERS);
+    assert.ok(!now.includes(before[0]!));
+    assert.match(kill!.detail, new RegExp(`worker ${before[0]} killed with SIGKILL; the primary restarted it as worker ${now.find((pid) => !before.includes(pid))}`));
     const client = new Client(server.url, 4);
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.buy({ buyer_id: `after-kill-${i}`, sku })));
     await client.close();
