@@ -1,5 +1,6 @@
-import { Command, Option } from 'commander';
-import { STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseStrategy, STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
+import { FAULT_DESCRIPTIONS, FAULT_NAMES, parseFaultNames, type FaultName } from '../prove/faults/index.js';
 import { prove } from '../prove/prove.js';
 import { proveJson, renderProve } from '../report/prove-table.js';
 import type { CommandResult } from './result.js';
@@ -13,7 +14,20 @@ interface ProveFlags {
   processes?: number;
   workers: number;
   timeout: number;
+  faults?: FaultName[];
+  onlyFaults?: boolean;
   json?: boolean;
+}
+
+/** Turns a parser's one-line error into commander's, which names the flag. */
+function asArgument<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
 }
 
 /** The server databases `--db all` adds to SQLite: those whose URL variable is set. */
@@ -23,15 +37,22 @@ function serverDatabasesFromEnvironment(env: NodeJS.ProcessEnv = process.env): s
 
 export function proveCommand(finish: (result: CommandResult) => void): Command {
   return new Command('prove')
-    .description('start the reference server and prove it: reset, attack and verify three scenarios per database')
+    .description('start the reference server and prove it: reset, attack and verify four scenarios per database (five with --faults)')
     .option('--db <url>', 'sqlite:PATH, postgres://…, mysql://…, or "all" (SQLite plus FLASHSALE_PG_URL and FLASHSALE_MYSQL_URL when set); default: a temporary SQLite file')
-    .addOption(new Option('--strategy <name>', 'the server\'s purchase strategy').choices(STRATEGY_NAMES).default('lock'))
+    .addOption(
+      new Option('--strategy <name|path>', `the server's purchase strategy: ${STRATEGY_NAMES.join(', ')}, or a path to your own strategy module (./my-strategy.js)`)
+        .argParser(asArgument(parseStrategy))
+        .default('lock'),
+    )
     .option('--stock <n>', 'units for sale in each scenario', wholeNumber(1, 1_000_000), 100)
     .option('--buyers <n>', 'buyers in the oversubscribed scenarios (default: 10 × stock)', wholeNumber(1, 10_000_000))
     .option('--processes <p>', 'attacking processes (default: CPU count)', wholeNumber(1, 256))
     .option('--workers <n>', 'server processes in the multi-process scenario', wholeNumber(2, 64), 4)
     .addOption(new Option('--timeout <duration>', 'longest wait for one answer').argParser(duration(1)).default(5000, '5s'))
+    .addOption(new Option('--faults <list>', `add a scenario that injects these faults mid-stampede: ${FAULT_NAMES.join(', ')} (or all)`).argParser(asArgument(parseFaultNames)))
+    .option('--only-faults', 'run only the faults scenario')
     .option('--json', 'print the whole proof, witnesses included, as JSON on stdout')
+    .addHelpText('after', `\nFaults (--faults), injected in the order named, while stock remains:\n${FAULT_NAMES.map((name) => `  ${name.padEnd(7)}${FAULT_DESCRIPTIONS[name]}`).join('\n')}\n`)
     .action(async (flags: ProveFlags) => {
       const report = await prove(
         {
@@ -43,6 +64,8 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
           processes: flags.processes,
           workers: flags.workers,
           timeoutMs: flags.timeout,
+          faults: flags.faults,
+          onlyFaults: flags.onlyFaults,
         },
         {
           onResult: (result) => {

@@ -2,14 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAdapter } from '../../adapters/open.js';
-import type { StrategyName } from '../../adapters/strategies/index.js';
+import { isStrategyName, loadStrategy, type StrategyName } from '../../adapters/strategies/index.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
-import { parseDatabaseUrl } from '../../adapters/url.js';
+import { maskPassword, parseDatabaseUrl } from '../../adapters/url.js';
 import { startServer, type RunningServer } from '../../reference-server/launcher.js';
 import { runAttack } from '../attack/coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Verdict } from '../verify/verdict.js';
 import { verify } from '../verify/verify.js';
+import { isolateServerConnections, planFaults, type FaultName, type FaultReport, type ServerConnections } from './faults/index.js';
 import { scenarios, type Scenario } from './scenarios.js';
 
 /**
@@ -33,6 +34,10 @@ export interface ProveOptions {
   workers: number;
   /** Per-request timeout of the attack, ms. */
   timeoutMs: number;
+  /** Faults of the faults scenario (`--faults`); none leaves the scenario out. */
+  faults?: FaultName[] | undefined;
+  /** Run only the faults scenario (`--only-faults`), e.g. in a CI job of its own. */
+  onlyFaults?: boolean | undefined;
 }
 
 /** One scenario on one database: what was sold and what verify said. */
@@ -45,10 +50,20 @@ export interface ScenarioResult {
   sku: string;
   scenario: string;
   buyers: number;
+  /** Most buyers in flight at once, or null when all were sent at once. */
+  concurrency: number | null;
   sold: number;
   soldOut: number;
   /** Unknown outcomes (timeouts, 5xx, resets). */
   errors: number;
+  /**
+   * Unknown outcomes verify tolerated (its --max-errors): 0, or in the faults
+   * scenario one per buyer in flight per fault injected, since only a request
+   * in flight when a fault strikes can be cut by it.
+   */
+  allowedErrors: number;
+  /** The faults of the faults scenario, injected or skipped; empty elsewhere. */
+  faults: FaultReport[];
   /** Attack plus verify, seconds. */
   durationS: number;
   attackS: number;
@@ -80,6 +95,9 @@ export interface ProveHooks {
 export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Promise<ProveReport> {
   for (const url of options.databases) parseDatabaseUrl(url);
   if (options.stock < 1) throw new ConfigError('--stock must be at least 1 to prove anything');
+  if (options.onlyFaults && !options.faults?.length) throw new ConfigError('--only-faults needs --faults to say which faults to inject');
+  // A strategy module of the user's is loaded once here, so a wrong path is one line before any server starts.
+  if (!isStrategyName(options.strategy)) await loadStrategy(options.strategy);
   const workDir = await mkdtemp(join(tmpdir(), 'flashsale-prove-'));
   // The temporary file is named for what it is; every other database by its (masked) URL.
   const targets: Array<{ url: string; name?: string }> = [
@@ -90,6 +108,8 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   const results: ScenarioResult[] = [];
   for (const target of targets) {
     for (const [index, scenario] of scenarios(options).entries()) {
+      // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
+      if (options.onlyFaults && !scenario.faults) continue;
       const history = join(workDir, `${parseDatabaseUrl(target.url).dialect}-${index + 1}.jsonl`);
       const result = await runScenario(target, `${PROVE_SKU_PREFIX}${index + 1}`, scenario, history, options);
       results.push(result);
@@ -102,11 +122,33 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
 }
 
 async function runScenario(
+  target: { url: string; name?: string },
+  sku: string,
+  scenario: Scenario,
+  history: string,
+  options: ProveOptions,
+): Promise<ScenarioResult> {
+  // Only `drop` needs the server's connections told apart from everyone else's.
+  const connections = scenario.faults?.includes('drop') ? await isolateServerConnections(target.url) : undefined;
+  let result: ScenarioResult | undefined;
+  try {
+    // The table names the database as the user gave it, not by the run's own tag or database.
+    const name = target.name ?? maskPassword(target.url);
+    result = await serveAndProve({ name, url: connections?.serverUrl ?? target.url }, sku, scenario, history, options, connections);
+    return result;
+  } finally {
+    // A failed run keeps its database, like its history, so verify can be rerun by hand.
+    await connections?.release(result?.status === 'FAIL');
+  }
+}
+
+async function serveAndProve(
   { url, name }: { url: string; name?: string },
   sku: string,
   scenario: Scenario,
   history: string,
   options: ProveOptions,
+  connections: ServerConnections | undefined,
 ): Promise<ScenarioResult> {
   const adapter = await openAdapter({ url });
   const label = name ?? adapter.label;
@@ -128,17 +170,30 @@ async function runScenario(
     strategy: options.strategy,
   });
   try {
-    return await attackAndVerify({ database: label, databaseUrl: server.databaseLabel, sku }, url, scenario, history, server, options);
+    return await attackAndVerify({ database: label, databaseUrl: server.databaseLabel, sku }, url, scenario, history, server, options, connections);
   } finally {
     await server.stop();
   }
 }
 
-async function attackAndVerify(names: Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>, url: string, scenario: Scenario, history: string, server: RunningServer, options: ProveOptions): Promise<ScenarioResult> {
+async function attackAndVerify(
+  names: Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>,
+  url: string,
+  scenario: Scenario,
+  history: string,
+  server: RunningServer,
+  options: ProveOptions,
+  connections: ServerConnections | undefined,
+): Promise<ScenarioResult> {
+  const faults = scenario.faults
+    ? planFaults({ names: scenario.faults, dialect: parseDatabaseUrl(url).dialect, stock: options.stock, buyers: scenario.buyers, connections })
+    : { injections: [], reports: [] };
+  const allowedErrors = faults.injections.length * (scenario.concurrency ?? scenario.buyers);
   const attackStarted = performance.now();
   const summary = await runAttack({
     target: `${server.url}/buy`,
     buyers: scenario.buyers,
+    concurrency: scenario.concurrency,
     processes: options.processes,
     timeoutMs: options.timeoutMs,
     quantity: 1,
@@ -149,21 +204,36 @@ async function attackAndVerify(names: Pick<ScenarioResult, 'database' | 'databas
     remainingField: 'remaining_stock',
     purchaseIdField: 'purchase_id',
     historyPath: history,
+    faults: faults.injections,
   });
   const attackS = (performance.now() - attackStarted) / 1000;
   const verifyStarted = performance.now();
-  const verdict = await verify({ histories: [history], db: url, sku: names.sku, maxErrors: 0 });
+  const verdict = await verify({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors });
   const verifyS = (performance.now() - verifyStarted) / 1000;
   const sold = summary.outcomes.bought;
+  const errors = summary.types.info;
   const anomalies = verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
-  if (sold !== scenario.expectedSold) anomalies.push(`expected ${scenario.expectedSold} sold, got ${sold}`);
+  if (!scenario.faults) {
+    if (sold !== scenario.expectedSold) anomalies.push(`expected ${scenario.expectedSold} sold, got ${sold}`);
+  } else {
+    for (const fault of faults.reports) {
+      // A fault that never struck proves nothing about surviving it.
+      if (!fault.skipped && !fault.ran) anomalies.push(`fault ${fault.name} did not run`);
+      else if (fault.error) anomalies.push(`fault ${fault.name} failed: ${fault.error}`);
+    }
+    // Each unknown outcome may or may not have sold; together they must account for the stock.
+    if (sold + errors < scenario.expectedSold) anomalies.push(`expected the stock to sell out despite the faults: ${sold} sold and ${errors} unknown of ${scenario.expectedSold}`);
+  }
   return {
     ...names,
     scenario: scenario.name,
     buyers: scenario.buyers,
+    concurrency: scenario.concurrency ?? null,
     sold,
     soldOut: summary.outcomes.sold_out,
-    errors: summary.types.info,
+    errors,
+    allowedErrors,
+    faults: faults.reports,
     attackS,
     verifyS,
     durationS: attackS + verifyS,
