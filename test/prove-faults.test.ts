@@ -126,7 +126,7 @@ for (const db of DATABASES.filter((database) => database.name !== 'sqlite')) {
           await drop!.run();
           assert.match(drop!.detail, /^terminated \d+ server connections? \((application_name flashsale-prove-[0-9a-f]{8}|connections to database flashsale_prove_[0-9a-f]{8})\)$/);
           // The bystander, on the same database server with the same user, still works.
-          const rows = await bystanderSession.select('SELECT 1 AS one');
+          const { rows } = await bystanderSession.select('SELECT 1 AS one');
           assert.equal(Number(rows[0]!.one), 1);
           bystander.release(bystanderSession);
         } catch (error) {
@@ -151,7 +151,7 @@ describe('isolation leaves nothing behind', { skip: DATABASES.find((db) => db.na
     const database = new URL(connections.serverUrl).pathname.slice(1);
     const admin = await openAdapter({ url, poolSize: 1 });
     try {
-      const exists = async () => (await withSession(admin, (session) => session.select(`SHOW DATABASES LIKE '${database}'`))).length === 1;
+      const exists = async () => (await withSession(admin, (session) => session.select(`SHOW DATABASES LIKE '${database}'`))).rows.length === 1;
       assert.equal(await exists(), true);
       await connections.release(false);
       assert.equal(await exists(), false);

@@ -58,7 +58,7 @@ function postgresConnections(url: string, admin: Adapter, applicationName: strin
            FROM pg_stat_activity WHERE application_name = '${applicationName}' AND pid <> pg_backend_pid()`,
         ),
       );
-      return Number(rows[0]?.terminated ?? 0);
+      return Number(rows.rows[0]?.terminated ?? 0);
     },
     release: () => admin.close(),
   };
@@ -77,7 +77,7 @@ async function mysqlConnections(url: string, admin: Adapter, database: string): 
     identity: `connections to database ${database}`,
     async drop() {
       return withSession(admin, async (session) => {
-        const rows = await session.select(`SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = '${database}' AND ID <> CONNECTION_ID()`);
+        const { rows } = await session.select(`SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = '${database}' AND ID <> CONNECTION_ID()`);
         let killed = 0;
         for (const row of rows) {
           try {
