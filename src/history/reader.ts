@@ -73,7 +73,9 @@ export async function* readHistoryBatches(path: string, range?: HistoryRange): A
         const line = text.slice(start, end);
         start = end + 1;
         if (line.trim() === '') continue;
-        batch.push(parseHistoryLine(line, path, lineNumber));
+        const record = parseHistoryLine(line, path, lineNumber);
+        // The op stream carries ops only; end and fault lines are not operations.
+        if (record.kind === 'op' || record.kind === 'meta') batch.push(record);
       }
       rest = text.slice(start);
       yield batch;
@@ -117,6 +119,8 @@ export function parseHistoryLine(line: string, path: string, lineNumber: number)
     if (record.kind !== 'meta') throw new HistoryFormatError(`${where}: the first line must be the meta line ({"kind":"meta",…}): not a flashsale history`);
     return parseMeta(record, line, where);
   }
+  // Written by attack since the end and fault records; skipped by the op stream above.
+  if (record.kind === 'end' || record.kind === 'fault') return record as unknown as HistoryRecord;
   if (record.kind !== 'op') throw new HistoryFormatError(`${where}: expected an op line, found kind ${JSON.stringify(record.kind)}`);
   return parseOp(record, line, where);
 }
