@@ -12,6 +12,8 @@ const reference: ClassifyRules = {
   soldOutStatus: [410, 409],
   okBody: null,
   soldOutBody: null,
+  refusedStatus: [429, 503],
+  refusedBody: null,
   remainingField: 'remaining_stock',
   purchaseIdField: 'purchase_id',
 };
