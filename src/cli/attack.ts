@@ -116,7 +116,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           const unsent = summary.completed - summary.sent;
           process.stderr.write(
             `flashsale: the target was lost mid-run: it refused connections for longer than the timeout; ` +
-              `${summary.sent} requests sent${unsent > 0 ? `, ${unsent} buyers recorded as not sent` : ''}; the history ${summary.history} is whole, verify can judge it\n`,
+              `${summary.sent} requests tried${unsent > 0 ? `, ${unsent} buyers recorded as not sent` : ''}; the history ${summary.history} is whole, verify can judge it\n`,
           );
           finish({ exitCode: EXIT_TARGET_LOST });
         } else finish({ exitCode: 0 });

@@ -21,7 +21,7 @@ export function renderAttackSummary(summary: AttackSummary): string {
     lines.push(`  INTERRUPTED: partial results, ${summary.completed} of ${summary.buyers} buyers completed`);
   }
   if (summary.end_reason === 'target_lost') {
-    lines.push(`  TARGET LOST: it refused connections for longer than the timeout; ${summary.sent} requests sent, the other buyers recorded as conn_refused (not sent)`);
+    lines.push(`  TARGET LOST: it refused connections for longer than the timeout; ${summary.sent} requests tried, the other ${summary.completed - summary.sent} buyers recorded as conn_refused (not sent)`);
   }
 
   // Colour would need a terminal; the table is plain so it reads the same in CI logs.
@@ -66,10 +66,9 @@ export function renderAttackSummary(summary: AttackSummary): string {
     else lines.push(`  ${when}: ran at ${fault.started_s!.toFixed(3)} s for ${fault.duration_s!.toFixed(3)} s, ${fault.error === null ? 'ok' : `FAILED: ${fault.error}`} (${fault.detail})`);
   }
   if (!summary.realtime_overlap && summary.outcomes.bought + summary.outcomes.sold_out > 1) {
-    lines.push(
-      `  real-time checks (H4, H5) have nothing to compare: every request was sent before the first answer came; ` +
-        `to catch a server that lies about stock, send fewer at once (--concurrency ${Math.max(1, Math.min(10, Math.floor(summary.buyers / 10)))}) or arrive at a rate (--rate)`,
-    );
+    const fewer = Math.max(1, Math.min(10, Math.floor(summary.buyers / 10)));
+    lines.push(`  real-time checks (H4, H5) have nothing to compare: every request was sent before the first answer came;`);
+    lines.push(`  to catch a server that lies about stock, send fewer at once (--concurrency ${fewer}) or arrive at a rate (--rate R)`);
   }
   lines.push(`  history: ${summary.history} (${summary.completed} operations, end: ${summary.end_reason})`);
   return `${lines.join('\n')}\n`;
