@@ -64,7 +64,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .addOption(new Option('--sold-out-status <list>', 'statuses that mean sold out').argParser(statusList).default([410, 409], '410,409'))
     .option('--ok-body <regex>', 'with an ok status, count as bought only when the body matches')
     .option('--sold-out-body <regex>', 'a body that matches means sold out (for servers that answer 200 to everything)')
-    .addOption(new Option('--refused-status <list>', 'statuses that mean "not now, try again": surely not bought, no claim about stock; a 5xx counts only with a Retry-After header ("" for none)').argParser(refusedList).default(undefined, '429,503'))
+    .addOption(new Option('--refused-status <list>', 'statuses that mean "not now, try again": surely not bought, no claim about stock; a 5xx counts only with a Retry-After header ("" for none) (default: 429,503, less any status given to --ok-status or --sold-out-status)').argParser(refusedList))
     .option('--refused-body <regex>', 'a body that matches (status below 500) means refused, e.g. "try again"')
     .addOption(new Option('--fault <command>', 'shell command run once during the run (to restart your server or database), recorded in the history; repeatable').argParser(collect).default([], 'none'))
     .addOption(new Option('--fault-at <share>', 'when the matching --fault runs: once this share of the buyers has been answered, e.g. 40%').argParser(collectShare).default([], '50%'))
