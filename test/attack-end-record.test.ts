@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runAttack } from '../src/attack/coordinator.js';
 import { BIN, runCli } from './helpers/cli.js';
 import { historyLines, opLines, show } from './helpers/history-lines.js';
 import { closeNow, listenOnLoopback } from './helpers/loopback.js';
@@ -76,9 +77,9 @@ describe('attack: the end line and the fault lines', () => {
     assert.equal(JSON.parse(run.stdout).end_reason, 'done');
   });
 
-  test('Ctrl-C (SIGINT): what completed is flushed, then an end line that says interrupted', async () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) test(`${signal} of attack: what completed is flushed, then an end line that says interrupted`, async () => {
     target.set({ answerFirst: 20 });
-    const history = join(scratch, 'interrupted.jsonl');
+    const history = join(scratch, `interrupted-${signal}.jsonl`);
     const child = spawn(process.execPath, [BIN, 'attack', '--target', url, '--buyers', '100', '--concurrency', '10', '--processes', '2', '--timeout', '30s', '--history', history, '--json'], {
       env: { ...process.env, CI: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,7 +92,7 @@ describe('attack: the end line and the fault lines', () => {
     const closed = once(child, 'close');
     for (let wait = 0; target.hanging.length < 10 && wait < 750; wait++) await sleep(20);
     assert.equal(target.hanging.length, 10, `the attack did not get stuck as planned: ${stderr}`);
-    child.kill('SIGINT');
+    child.kill(signal);
     const [code] = await closed;
     for (const response of target.hanging.splice(0)) response.destroy();
 
@@ -134,6 +135,25 @@ describe('attack: the end line and the fault lines', () => {
     assert.deepEqual(lines.at(-1), { kind: 'end', planned: buyers, recorded: buyers, reason: 'done' }, 'the end line comes after the fault lines');
     const summary = JSON.parse(run.stdout);
     assert.deepEqual(summary.faults.map((fault: { ran: boolean; error: string | null }) => [fault.ran, fault.error]), [[true, null], [true, 'exited with code 3']]);
+  });
+
+  test('AttackOptions.faults, as prove passes them: a throwing fault is recorded with its error and the attack goes on', async () => {
+    target.set({});
+    const history = join(scratch, 'api-faults.jsonl');
+    let runs = 0;
+    const summary = await runAttack({
+      target: url, buyers: 100, concurrency: 5, processes: 1, timeoutMs: 5000, quantity: 1, headers: [], method: 'POST',
+      okStatus: [200, 201], soldOutStatus: [410, 409], remainingField: 'remaining_stock', purchaseIdField: 'purchase_id', historyPath: history,
+      faults: [
+        { at: 0.5, name: 'kill', detail: 'a fault that throws', run: async () => { runs += 1; throw new Error('no such process'); } },
+        { at: 0.999, name: 'pause', detail: 'its share is the 100th buyer', run: async () => { runs += 1; } },
+      ],
+    });
+    assert.equal(runs, 2, 'each ran once');
+    const faults = historyLines(history).filter((line) => line.kind === 'fault');
+    assert.deepEqual(faults.map((fault) => [fault.name, fault.detail, fault.error]), [['kill', 'a fault that throws', 'no such process'], ['pause', 'its share is the 100th buyer', null]]);
+    assert.equal(summary.end_reason, 'done');
+    assert.deepEqual(historyLines(history).at(-1), { kind: 'end', planned: 100, recorded: 100, reason: 'done' });
   });
 });
 
