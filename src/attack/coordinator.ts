@@ -394,7 +394,8 @@ class Coordinator {
       sent,
       completed: this.completed,
       interrupted: this.stops > 0,
-      end_reason: this.endReason,
+      // Stopped before the start too: no end line then (nothing was sent), but still interrupted.
+      end_reason: this.stops > 0 ? 'interrupted' : this.endReason,
       target_lost: results.find((result) => result.targetLost)?.targetLost ?? null,
       realtime_overlap: firstAnswer !== null && firstAnswer < lastInvocation,
       faults,
