@@ -12,6 +12,8 @@ const reference: ClassifyRules = {
   soldOutStatus: [410, 409],
   okBody: null,
   soldOutBody: null,
+  refusedStatus: [429, 503],
+  refusedBody: null,
   remainingField: 'remaining_stock',
   purchaseIdField: 'purchase_id',
 };
@@ -37,12 +39,41 @@ describe('classify: answers', () => {
   });
 
   test('an ok status whose body cannot be understood is never taken for a purchase', () => {
-    for (const body of ['', 'not json', '{"remaining_stock":-1}', '{"remaining_stock":1.5}', '{"remaining_stock":"x"}', '{"success":true}', '[]']) {
+    for (const body of ['', 'not json', '{"remaining_stock":1.5}', '{"remaining_stock":"x"}', '{"remaining_stock":"-1.5"}', '{"success":true}', '[]']) {
       assert.equal(classifyAnswer(200, body, reference).outcome, 'bad_body', body);
     }
     assert.equal(classifyAnswer(200, '{"remaining_stock":"7"}', reference).remaining, 7, 'a numeric string is a number');
     assert.equal(classifyAnswer(202, '{"queued":true}', reference).outcome, 'bad_body', 'a status no rule names is unknown');
     assert.equal(classifyAnswer(302, '', reference).outcome, 'bad_body');
+  });
+
+  test('an ok answer claiming negative stock is recorded as said: evidence of an oversell, not an unknown', () => {
+    assert.deepEqual(classifyAnswer(200, '{"success":true,"purchase_id":7,"remaining_stock":-3}', reference), {
+      outcome: 'bought', remaining: -3, purchaseId: '7', error: null, cause: null,
+    });
+    assert.equal(classifyAnswer(200, '{"remaining_stock":"-2"}', reference).remaining, -2, 'a numeric string too');
+    assert.equal(classifyAnswer(410, '{"remaining_stock":-1}', reference).remaining, -1, 'and on a sold-out answer');
+  });
+
+  test('refused: "not now, try again", and its precedence over the other rules', () => {
+    const rules = { ...reference, refusedBody: /try again/i };
+    const refused = (status: number, body: string, retryAfter = false) => classifyAnswer(status, body, rules, retryAfter).outcome;
+    // Statuses: a 4xx always, a 5xx only with Retry-After (a bare 503 may come from a proxy after the server acted).
+    assert.equal(refused(429, ''), 'refused');
+    assert.equal(refused(503, '{"error":"lock_timeout"}', true), 'refused');
+    assert.equal(refused(503, '{"error":"lock_timeout"}', false), 'http_5xx');
+    assert.equal(refused(502, '', true), 'http_5xx', 'a 5xx not in --refused-status stays unknown, Retry-After or not');
+    assert.equal(refused(500, 'please try again', true), 'http_5xx', 'the body rule never applies to a 5xx');
+    // Bodies, below 500: refused beats sold out (both say not bought, refused claims nothing about stock) and an ok status.
+    assert.equal(refused(200, '{"ok":false,"msg":"lock missed, try again"}'), 'refused');
+    assert.equal(refused(400, 'Try again later'), 'refused');
+    assert.equal(classifyAnswer(200, 'sold out, try again', { ...rules, soldOutBody: /sold out/ }).outcome, 'refused');
+    assert.equal(classifyAnswer(200, '{"ok":true} try again', { ...rules, okBody: /"ok":true/ }).outcome, 'bad_body', 'a body that says both bought and refused is unknown');
+    assert.equal(refused(410, 'gone'), 'sold_out', 'the other rules are untouched');
+    const typed = classifyAnswer(429, 'slow down', rules);
+    assert.equal(typed.cause, 'HTTP 429');
+    assert.equal(typed.remaining, null, 'a refusal says nothing about stock');
+    assert.equal(classifyAnswer(429, '', { ...rules, refusedStatus: [] }).outcome, 'rejected', 'with --refused-status "" a 429 is a plain 4xx');
   });
 
   test('without a remaining field, an ok status is a purchase whatever the body', () => {
@@ -119,6 +150,13 @@ describe('plan', () => {
     assert.equal(plan.processes, 3);
     assert.equal(resolvePlan({ ...options, buyers: 5000 }).concurrency, 1000, 'at most 1000 by default');
     assert.equal(resolvePlan({ ...options, rate: 50, durationMs: 2000 }).buyers, 100, 'buyers = rate x duration');
+  });
+
+  test('refused statuses: defaults give way to the other lists, explicit overlaps are errors', () => {
+    assert.deepEqual(resolvePlan(options).rules.refusedStatus, [429, 503]);
+    assert.deepEqual(resolvePlan({ ...options, soldOutStatus: [410, 503] }).rules.refusedStatus, [429], 'a user who calls 503 sold out keeps it');
+    assert.throws(() => resolvePlan({ ...options, refusedStatus: [410] }), /410 is in both --sold-out-status and --refused-status/);
+    assert.throws(() => resolvePlan({ ...options, faults: [{ at: 1, name: 'command', detail: 'x', run: async () => undefined }] }), ConfigError);
   });
 
   test('mistakes are ConfigErrors', () => {

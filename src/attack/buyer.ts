@@ -3,7 +3,7 @@ import { buildConnector, Client, type Dispatcher } from 'undici';
 import { OUTCOMES, OUTCOME_TYPE, type Outcome } from '../history/types.js';
 import { formatOpLine } from '../history/writer.js';
 import { ArrivalSchedule } from './arrivals.js';
-import { classifyAnswer, classifyFailure, interrupted, type Classified, type ClassifyRules } from './classify.js';
+import { classifyAnswer, classifyFailure, errorCode, interrupted, notSent, type Classified, type ClassifyRules } from './classify.js';
 import { encodeHistogram, newHistogram } from './histogram.js';
 import { buyerId, buyersOf, requestId, type ChildPlan } from './plan.js';
 import type { ChildMessage, ReadyMessage, ResultMessage } from './protocol.js';
@@ -22,6 +22,11 @@ const MAX_HELD_OPS = 8192;
 const WARM_BATCH = 64;
 /** Largest response body read; a larger one is a bad_body. */
 const MAX_RESPONSE_BYTES = 1 << 20;
+/** First wait before a refused connection is tried again; it doubles up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 25;
+const RETRY_MAX_MS = 250;
+/** Position of conn_refused in the outcome counts. */
+const CONN_REFUSED = OUTCOMES.indexOf('conn_refused');
 
 /**
  * One child's buyers: opens its connections, waits at the barrier, fires its
@@ -52,6 +57,8 @@ export class BuyerProcess {
   private dropped = 0;
   private maxLatenessNs = 0n;
   private firstInvocation: bigint | null = null;
+  private lastInvocation: bigint | null = null;
+  private firstAnswer: bigint | null = null;
   private lastCompletion: bigint | null = null;
   private readonly outcomes = new Array<number>(OUTCOMES.length).fill(0);
   private readonly errors = new Map<string, number>();
@@ -61,6 +68,13 @@ export class BuyerProcess {
   private batchOps = 0;
   private batchOutcomes = new Array<number>(OUTCOMES.length).fill(0);
   private credits = CREDITS;
+
+  /** Requests whose connection failed before any byte was written, waiting to try again. */
+  private readonly retrying = new Set<Exchange>();
+  /** hrtime of the first connection failure since anything last connected, or null. */
+  private refusedSince: bigint | null = null;
+  /** Why the target counts as lost (it refused connections for longer than the timeout), or null. */
+  private lost: string | null = null;
 
   private stopping = false;
   private cut = false;
@@ -79,6 +93,8 @@ export class BuyerProcess {
       soldOutStatus: plan.rules.soldOutStatus,
       okBody: plan.rules.okBody === null ? null : new RegExp(plan.rules.okBody),
       soldOutBody: plan.rules.soldOutBody === null ? null : new RegExp(plan.rules.soldOutBody),
+      refusedStatus: plan.rules.refusedStatus,
+      refusedBody: plan.rules.refusedBody === null ? null : new RegExp(plan.rules.refusedBody),
       remainingField: plan.rules.remainingField,
       purchaseIdField: plan.rules.purchaseIdField,
     };
@@ -169,6 +185,8 @@ export class BuyerProcess {
     clearTimeout(this.timer);
     // Arrivals still to come are simply not sent: the summary shows sent < buyers.
     this.pending = null;
+    // Requests waiting to reconnect were never written: surely not bought.
+    this.settleRetrying('the run was stopped');
     this.graceTimer = setTimeout(() => {
       this.cut = true;
       for (const client of this.clients) void client.destroy();
@@ -181,6 +199,7 @@ export class BuyerProcess {
     this.stopping = true;
     this.cut = true;
     this.clearTimers();
+    for (const exchange of this.retrying) clearTimeout(exchange.retryTimer);
     for (const socket of this.warm.splice(0)) socket.destroy();
     for (const client of this.clients) void client.destroy();
   }
@@ -200,12 +219,17 @@ export class BuyerProcess {
     this.maybeFinish();
   }
 
-  /** Closed model: keep exactly `connections` requests in flight until the buyers run out. */
+  /**
+   * Closed model: keep exactly `connections` requests in flight until the
+   * buyers run out. Once the target is lost, the buyers not yet sent are
+   * recorded at once as not sent, as fast as the history takes them.
+   */
   private pumpClosed(): void {
-    while (this.inFlight < this.plan.connections && this.nextLocal < this.total && this.batchOps < MAX_HELD_OPS) {
+    while (this.nextLocal < this.total && this.batchOps < MAX_HELD_OPS && (this.lost !== null || this.inFlight < this.plan.connections)) {
       const index = this.plan.index + this.nextLocal * this.plan.processes;
       this.nextLocal += 1;
-      this.fire(index, null);
+      if (this.lost !== null) this.recordUnsent(index);
+      else this.fire(index, null);
     }
   }
 
@@ -215,6 +239,13 @@ export class BuyerProcess {
    * connection here is measured, not hidden (coordinated omission).
    */
   private pumpOpen(): void {
+    if (this.lost !== null) {
+      while (this.pending && this.batchOps < MAX_HELD_OPS) {
+        this.recordUnsent(this.pending.index);
+        this.pending = this.schedule!.next();
+      }
+      return;
+    }
     const now = process.hrtime.bigint();
     while (this.pending && this.inFlight < this.plan.connections && this.batchOps < MAX_HELD_OPS) {
       const due = this.t0 + BigInt(this.pending.offsetNs);
@@ -249,20 +280,117 @@ export class BuyerProcess {
       if (lateness > this.maxLatenessNs) this.maxLatenessNs = lateness;
     }
     this.firstInvocation ??= tInv;
+    this.lastInvocation = tInv;
+    this.dispatch(new Exchange(this, { path: this.plan.path, method: this.plan.method, headers, body }, values, tInv, intended ?? tInv));
+  }
+
+  /** Hands a request to a free connection (there is always one: in flight ≤ connections). */
+  private dispatch(exchange: Exchange): void {
     const client = this.free.pop()!;
-    client.dispatch({ path: this.plan.path, method: this.plan.method, headers, body }, new Exchange(this, client, values, tInv, intended ?? tInv));
+    exchange.client = client;
+    client.dispatch(exchange.request, exchange);
+  }
+
+  /** A connection is carrying a request: the target is there. */
+  connected(): void {
+    this.refusedSince = null;
   }
 
   /** An answer came, body and all. */
-  answered(exchange: Exchange, tCmp: bigint, status: number, body: string): void {
-    this.free.push(exchange.client);
-    this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, status, classifyAnswer(status, body, this.rules));
+  answered(exchange: Exchange, tCmp: bigint, status: number, body: string, retryAfter: boolean): void {
+    this.free.push(exchange.client!);
+    this.firstAnswer ??= tCmp;
+    this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, status, classifyAnswer(status, body, this.rules, retryAfter));
   }
 
-  /** No (whole) answer came: the request failed, timed out, or was cut by a stop. */
+  /**
+   * No (whole) answer came: the connection failed, the request timed out or
+   * was cut by a stop. This runs inside undici's error handling, which, once
+   * it has failed every request queued on a client, asserts the queue is
+   * empty: a request sent from here would go to that very client (it is
+   * free again) and break the assertion, killing the process. So the
+   * client is released, and the next request sent, only after undici is done.
+   */
   failed(exchange: Exchange, tCmp: bigint, status: number | null, error: Error): void {
-    this.free.push(exchange.client);
-    this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, status, this.cut ? interrupted() : classifyFailure(error));
+    queueMicrotask(() => this.settleFailure(exchange, tCmp, status, error));
+  }
+
+  private settleFailure(exchange: Exchange, tCmp: bigint, status: number | null, error: Error): void {
+    this.free.push(exchange.client!);
+    if (exchange.started) {
+      this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, status, this.cut ? interrupted() : classifyFailure(error));
+      return;
+    }
+    // No byte of the request was written (undici calls onRequestStart just
+    // before it writes): surely not bought. The connection is tried again
+    // until the request's own timeout, so buyers outlast a target restart.
+    exchange.lastError = error;
+    this.refusedSince ??= tCmp;
+    if (this.lost === null && tCmp - this.refusedSince >= this.timeoutNs) this.loseTarget(error);
+    if (this.lost !== null) return this.completeUnsent(exchange, tCmp, this.lost);
+    if (this.stopping) return this.completeUnsent(exchange, tCmp, 'the run was stopped');
+    if (tCmp - exchange.tInv >= this.timeoutNs || permanent(error)) return this.completeUnsent(exchange, tCmp, null);
+    const leftMs = Number(exchange.tInv + this.timeoutNs - tCmp) / 1e6;
+    const waitMs = Math.max(1, Math.min(exchange.backoffMs, leftMs));
+    exchange.backoffMs = Math.min(exchange.backoffMs * 2, RETRY_MAX_MS);
+    this.retrying.add(exchange);
+    exchange.retryTimer = setTimeout(() => {
+      this.retrying.delete(exchange);
+      exchange.retryTimer = undefined;
+      exchange.started = false;
+      this.dispatch(exchange);
+    }, waitMs);
+  }
+
+  /**
+   * Connections have failed for longer than the timeout with nothing
+   * connecting in between: the target is gone. Nothing more is sent;
+   * requests waiting to reconnect, and buyers not yet sent, are recorded
+   * at once as not sent, so the run ends within about one timeout.
+   */
+  private loseTarget(error: Error): void {
+    this.lost = `not sent: the target refused connections for longer than the timeout (${errorCode(error)})`;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.settleRetrying(this.lost);
+  }
+
+  /** Records every request waiting to reconnect as not sent. */
+  private settleRetrying(why: string): void {
+    const now = process.hrtime.bigint();
+    for (const exchange of [...this.retrying]) {
+      clearTimeout(exchange.retryTimer);
+      this.retrying.delete(exchange);
+      this.completeUnsent(exchange, now, why);
+    }
+  }
+
+  private completeUnsent(exchange: Exchange, tCmp: bigint, why: string | null): void {
+    this.complete(exchange.values, exchange.tInv, exchange.start, tCmp, null, notSent(exchange.lastError, why));
+  }
+
+  /** A buyer never sent because the target was lost: surely not bought, recorded without a request. */
+  private recordUnsent(index: number): void {
+    const now = process.hrtime.bigint();
+    this.outcomes[CONN_REFUSED]! += 1;
+    this.batchOutcomes[CONN_REFUSED]! += 1;
+    this.errors.set('not sent (target lost)', (this.errors.get('not sent (target lost)') ?? 0) + 1);
+    this.batch += formatOpLine({
+      kind: 'op',
+      process: this.plan.index,
+      buyer: buyerId(index),
+      request_id: requestId(this.plan.runId, index),
+      type: 'fail',
+      outcome: 'conn_refused',
+      t_inv: now,
+      t_cmp: now,
+      status: null,
+      remaining: null,
+      purchase_id: null,
+      error: this.lost,
+    });
+    this.batchOps += 1;
+    if (this.batchOps >= BATCH_OPS) this.flush();
   }
 
   private complete(values: TemplateValues, tInv: bigint, start: bigint, tCmp: bigint, status: number | null, classified: Classified): void {
@@ -320,7 +448,10 @@ export class BuyerProcess {
       dropped: this.dropped,
       maxLatenessUs: Number(this.maxLatenessNs / 1000n),
       firstInvocation: this.firstInvocation?.toString() ?? '',
+      lastInvocation: this.lastInvocation?.toString() ?? '',
+      firstAnswer: this.firstAnswer?.toString() ?? '',
       lastCompletion: this.lastCompletion?.toString() ?? '',
+      targetLost: this.lost,
       errors: Object.fromEntries(this.errors),
     };
     // The caller sends it: RESULT must be the last message, after the last OPS.
@@ -344,12 +475,21 @@ export class BuyerProcess {
  */
 class Exchange implements Dispatcher.DispatchHandler {
   private status: number | null = null;
+  private retryAfter = false;
   private chunks: Buffer[] = [];
+  /** The connection it went out on, free again once this completes. */
+  client: Client | undefined;
+  /** Set when undici is about to write the request: before that, no byte of it has left. */
+  started = false;
+  /** While waiting to reconnect: the last connection error, the next wait, the timer. */
+  lastError: Error | undefined;
+  backoffMs = RETRY_FIRST_MS;
+  retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly buyer: BuyerProcess,
-    /** The connection it went out on, free again once this completes. */
-    readonly client: Client,
+    /** The request as handed to undici (kept to send it again after a refused connection). */
+    readonly request: Dispatcher.DispatchOptions,
     /** What the request was made from (buyer, request id, index). */
     readonly values: TemplateValues,
     /** hrtime just before the request was handed to undici. */
@@ -358,11 +498,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly start: bigint,
   ) {}
 
-  onRequestStart(): void {}
+  onRequestStart(): void {
+    this.started = true;
+    this.buyer.connected();
+  }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     // Called again after a 1xx interim answer; only the final one counts.
     this.status = statusCode;
+    this.retryAfter = statusCode >= 500 && headers['retry-after'] !== undefined;
     this.chunks = [];
   }
 
@@ -373,10 +517,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     const tCmp = process.hrtime.bigint();
     const body = this.chunks.length === 1 ? this.chunks[0]!.toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
-    this.buyer.answered(this, tCmp, this.status!, body);
+    this.buyer.answered(this, tCmp, this.status!, body, this.retryAfter);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.buyer.failed(this, process.hrtime.bigint(), this.status, error);
   }
+}
+
+/** Connection errors that trying again cannot mend (a certificate the client will not accept). */
+function permanent(error: Error): boolean {
+  const code = errorCode(error);
+  return code.includes('CERT') || code.startsWith('ERR_TLS');
 }

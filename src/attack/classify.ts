@@ -15,6 +15,15 @@ export interface ClassifyRules {
   okBody: RegExp | null;
   /** When set, a body that matches means sold out, whatever ok status came with it. */
   soldOutBody: RegExp | null;
+  /**
+   * Statuses that mean "not now, try again" (default 429, 503): refused,
+   * surely not bought, no claim about the stock. A 5xx among them counts
+   * only with a Retry-After header: a bare 503 may come from a proxy after
+   * the server acted, so it stays unknown.
+   */
+  refusedStatus: readonly number[];
+  /** When set, a body that matches means refused (any status below 500). */
+  refusedBody: RegExp | null;
   /** Dotted path to the remaining stock in a JSON answer; empty when the target reports none. */
   remainingField: string;
   /** Dotted path to the purchase id in a JSON answer; empty when the target reports none. */
@@ -32,9 +41,29 @@ export interface Classified {
   cause: string | null;
 }
 
-/** Classifies a complete answer: status and the whole body text. */
-export function classifyAnswer(status: number, body: string, rules: ClassifyRules): Classified {
+/**
+ * Classifies a complete answer: status, the whole body text, and whether a
+ * Retry-After header came with it. The order, first match wins:
+ *   1. a status in --refused-status: refused (a 5xx only with Retry-After;
+ *      without it, an unknown http_5xx);
+ *   2. any other 5xx: unknown, whatever the body says;
+ *   3. a body matching --refused-body: refused, unless --ok-body matches it
+ *      too (then unknown: the answer contradicts itself). Refused beats a
+ *      matching --sold-out-body: both say "not bought", refused claims less;
+ *   4. the sold-out, ok and 4xx rules.
+ */
+export function classifyAnswer(status: number, body: string, rules: ClassifyRules, retryAfter = false): Classified {
+  if (rules.refusedStatus.includes(status)) {
+    if (status < 500) return refused(`HTTP ${status}`, shortBody(body));
+    if (retryAfter) return refused(`HTTP ${status} Retry-After`, shortBody(body));
+  }
   if (status >= 500) return info('http_5xx', `HTTP ${status}`, shortBody(body));
+  if (rules.refusedBody?.test(body)) {
+    if (rules.okStatus.includes(status) && rules.okBody?.test(body)) {
+      return info('bad_body', `HTTP ${status}, the body matches both --ok-body and --refused-body`, shortBody(body));
+    }
+    return refused(`HTTP ${status} --refused-body`, shortBody(body));
+  }
   const json = new LazyJson(body);
   const soldOut = (): Classified => ({ outcome: 'sold_out', remaining: readRemaining(json, rules).value ?? null, purchaseId: null, error: null, cause: null });
 
@@ -104,16 +133,31 @@ export function classifyFailure(error: unknown): Classified {
   }
 }
 
+/**
+ * A request no byte of which was written: its connection failed (and kept
+ * failing until its timeout), or the run ended while it waited to
+ * reconnect. Surely not bought, whatever the error was.
+ */
+export function notSent(error: unknown, why: string | null): Classified {
+  const code = error === undefined ? 'NOT_SENT' : errorCode(error);
+  return { outcome: 'conn_refused', remaining: null, purchaseId: null, error: code + describe(error) + (why ? `; ${why}` : ''), cause: code };
+}
+
 /** The op of a request cut off because the run was stopped: sent, unanswered, unknown. */
 export function interrupted(): Classified {
   return info('timeout', 'interrupted', ': the run was stopped before an answer came');
+}
+
+function refused(cause: string, detail: string): Classified {
+  return { outcome: 'refused', remaining: null, purchaseId: null, error: cause + detail, cause };
 }
 
 function info(outcome: Outcome, cause: string, detail: string): Classified {
   return { outcome, remaining: null, purchaseId: null, error: cause + detail, cause };
 }
 
-function errorCode(error: unknown): string {
+/** The most telling code of an undici or Node error (`ECONNREFUSED`, `UND_ERR_SOCKET`…). */
+export function errorCode(error: unknown): string {
   const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
   if (typeof code === 'string' && code !== 'UND_ERR') return code;
   if (typeof cause?.code === 'string') return cause.code;
@@ -157,9 +201,11 @@ function readRemaining(json: LazyJson, rules: ClassifyRules): Read<number> {
   const value = pick(parsed.value, rules.remainingField);
   if (value === undefined) return { error: `no "${rules.remainingField}" in the body` };
   // Bounded wording (the value itself is in the body excerpt), so causes can be counted.
-  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
-    return { error: `"${rules.remainingField}" is not a whole number` };
+  // Any integer is kept, negative included: an ok answer claiming less than
+  // nothing is left is evidence of an oversell (H1), not an unknown.
+  const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
+    return { error: `"${rules.remainingField}" is not an integer` };
   }
   return { value: number };
 }

@@ -1,14 +1,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type Outcome, type OpType } from '../history/types.js';
+import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type EndReason, type Outcome, type OpType } from '../history/types.js';
 import { clockId } from '../history/clock.js';
-import { HistoryWriter } from '../history/writer.js';
+import { formatEndLine, formatFaultLine, HistoryWriter } from '../history/writer.js';
+import type { FaultInjection } from './fault.js';
 import { latencyMs, mergeHistograms } from './histogram.js';
 import { childPlans, resolvePlan, type AttackOptions, type AttackPlan } from './plan.js';
 import { TargetUnreachableError } from '../errors.js';
 import { preflight } from './preflight.js';
 import { outcomeRecord, type ChildMessage, type ParentMessage, type ReadyMessage, type ResultMessage } from './protocol.js';
-import type { AttackSummary } from './summary.js';
+import type { AttackSummary, FaultSummary } from './summary.js';
 
 const CHILD_ENTRY = fileURLToPath(new URL('./buyer-process.js', import.meta.url));
 
@@ -18,6 +19,8 @@ const BARRIER_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 1000;
 /** How long a child that has reported gets to exit by itself before it is killed. */
 const EXIT_WAIT_MS = 2000;
+/** After the last operation, how long a fault still running is waited for before the end line is written. */
+export const FAULT_WAIT_MS = 30_000;
 
 /** Live counts, for a spinner or a progress line. */
 export interface AttackProgress {
@@ -46,6 +49,18 @@ export interface Attack {
    * what completed, summarise. Second call: kill the children at once.
    */
   stop(): void;
+}
+
+/** One fault of the run and what became of it. */
+interface FaultRun {
+  fault: FaultInjection;
+  /** Operations recorded before it starts: its share of the planned buyers, at least one. */
+  threshold: number;
+  tStart?: bigint;
+  tEnd?: bigint;
+  error: string | null;
+  /** Its fault line has been written (or the history is closed): a late settle writes nothing. */
+  recorded: boolean;
 }
 
 interface Child {
@@ -87,6 +102,8 @@ class Coordinator {
   private stops = 0;
   private releasedAt: bigint | undefined;
   private failure: Error | undefined;
+  private faults: FaultRun[] = [];
+  private endReason: EndReason = 'done';
   /** Set when the children are killed on purpose, so their exit is not a failure. */
   private killing = false;
   /** Wakes the waiting run loop when something it waits for happens. */
@@ -112,6 +129,7 @@ class Coordinator {
 
   async run(): Promise<AttackSummary> {
     const plan = (this.plan = resolvePlan(this.options));
+    this.faults = (this.options.faults ?? []).map((fault) => ({ fault, threshold: Math.max(1, Math.ceil(fault.at * plan.buyers)), error: null, recorded: false }));
     this.hooks.onPlan?.(plan);
     await preflight(plan.origin);
     const startedAt = new Date().toISOString();
@@ -169,6 +187,13 @@ class Coordinator {
       }
       if (this.failure) throw this.failure;
       await this.reap();
+      if (this.writer && this.releasedAt !== undefined) {
+        await this.settleFaults();
+        // The closing line: what was planned, what was written, and why it
+        // ended. Only a history that has it is whole.
+        this.endReason = this.stops > 0 ? 'interrupted' : this.children.some((child) => child.result?.targetLost) ? 'target_lost' : 'done';
+        void this.writer.write(formatEndLine({ kind: 'end', planned: plan.buyers, recorded: this.completed, reason: this.endReason })).catch((error: Error) => this.fail(error));
+      }
       await this.writer?.close();
       return this.summarise(plan, startedAt);
     } catch (error) {
@@ -217,6 +242,7 @@ class Coordinator {
           (error: Error) => this.fail(error),
         );
         this.progress(this.stops ? 'stopping' : 'running');
+        this.startFaults();
         break;
       }
       case 'RESULT':
@@ -227,6 +253,54 @@ class Coordinator {
         break;
     }
     this.wake();
+  }
+
+  /** Starts every fault whose share of the buyers has now been answered. */
+  private startFaults(): void {
+    if (this.stops > 0 || this.failure) return;
+    for (const run of this.faults) {
+      if (run.tStart !== undefined || this.completed < run.threshold) continue;
+      run.tStart = process.hrtime.bigint();
+      // A fault that throws, rejects or fails is recorded, never fatal: the
+      // attack goes on, and the history says what went wrong with the fault.
+      Promise.resolve()
+        .then(() => run.fault.run())
+        .then(
+          () => this.faultOver(run, null),
+          (error: unknown) => this.faultOver(run, (error as Error)?.message ?? String(error)),
+        );
+    }
+  }
+
+  private faultOver(run: FaultRun, error: string | null): void {
+    if (run.recorded) return;
+    run.tEnd = process.hrtime.bigint();
+    run.error = error;
+    this.recordFault(run);
+    this.wake();
+  }
+
+  private recordFault(run: FaultRun): void {
+    run.recorded = true;
+    const { name, detail } = run.fault;
+    void this.writer?.write(formatFaultLine({ kind: 'fault', name, detail, t_start: run.tStart!, t_end: run.tEnd!, error: run.error })).catch((error: Error) => this.fail(error));
+  }
+
+  /**
+   * Waits (at most FAULT_WAIT_MS, or until another Ctrl-C) for the faults
+   * still running, so their lines come before the end line; one still
+   * running then is recorded as such.
+   */
+  private async settleFaults(): Promise<void> {
+    const stops = this.stops;
+    const running = () => this.faults.filter((run) => run.tStart !== undefined && !run.recorded);
+    if (running().length === 0) return;
+    await this.until(() => running().length === 0 || this.stops > stops, FAULT_WAIT_MS);
+    for (const run of running()) {
+      run.tEnd = process.hrtime.bigint();
+      run.error = `still running when the attack ended (waited ${FAULT_WAIT_MS / 1000} s)`;
+      this.recordFault(run);
+    }
   }
 
   private send(child: Child, message: ParentMessage): void {
@@ -290,6 +364,21 @@ class Coordinator {
     const errors = new Map<string, number>();
     for (const result of results) for (const [cause, count] of Object.entries(result.errors)) errors.set(cause, (errors.get(cause) ?? 0) + count);
     const sent = this.children.reduce((sum, child) => sum + (child.result?.sent ?? child.ops), 0);
+    // The real-time checks (H4, H5) need an answer that came before some
+    // other request was sent; when every request left before the first
+    // answer, any order of the answers is possible and they see nothing.
+    const lastInvocation = results.reduce((last, result) => (result.lastInvocation && BigInt(result.lastInvocation) > last ? BigInt(result.lastInvocation) : last), 0n);
+    const firstAnswer = results.reduce<bigint | null>((first, result) => (result.firstAnswer && (first === null || BigInt(result.firstAnswer) < first) ? BigInt(result.firstAnswer) : first), null);
+    const seconds = (t: bigint | undefined) => (t === undefined || this.releasedAt === undefined ? null : Math.round(Number(t - this.releasedAt) / 1e6) / 1e3);
+    const faults: FaultSummary[] = this.faults.map((run) => ({
+      name: run.fault.name,
+      detail: run.fault.detail,
+      at: run.fault.at,
+      ran: run.tStart !== undefined,
+      started_s: seconds(run.tStart),
+      duration_s: run.tStart !== undefined && run.tEnd !== undefined ? Math.round(Number(run.tEnd - run.tStart) / 1e6) / 1e3 : null,
+      error: run.error,
+    }));
     return {
       target: plan.target,
       method: plan.method,
@@ -305,6 +394,11 @@ class Coordinator {
       sent,
       completed: this.completed,
       interrupted: this.stops > 0,
+      // Stopped before the start too: no end line then (nothing was sent), but still interrupted.
+      end_reason: this.stops > 0 ? 'interrupted' : this.endReason,
+      target_lost: results.find((result) => result.targetLost)?.targetLost ?? null,
+      realtime_overlap: firstAnswer !== null && firstAnswer < lastInvocation,
+      faults,
       outcomes,
       types,
       duration_s: Math.round(durationS * 1e6) / 1e6,

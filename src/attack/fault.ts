@@ -5,6 +5,8 @@
 // writes a `fault` record (history/types.ts) with the times it began and
 // ended, so verify and the report can place it among the operations.
 
+import { spawn } from 'node:child_process';
+
 /** One fault, run once during an attack. */
 export interface FaultInjection {
   /** Share of the planned buyers answered before it runs: 0 < at < 1. */
@@ -19,4 +21,27 @@ export interface FaultInjection {
    * record's `error`; it never stops the attack.
    */
   run(): Promise<void>;
+}
+
+/**
+ * `attack --fault 'CMD' --fault-at P%`: runs CMD in a shell once P% of the
+ * buyers have been answered (to restart the user's server or database
+ * mid-run). Its output goes to stderr, so `--json` on stdout stays clean; a
+ * non-zero exit is the fault record's error.
+ */
+export function commandFault(command: string, at: number): FaultInjection {
+  return {
+    at,
+    name: 'command',
+    detail: command,
+    run: () =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(command, { shell: true, stdio: ['ignore', process.stderr, process.stderr] });
+        child.once('error', reject);
+        child.once('exit', (code, signal) => {
+          if (code === 0) resolve();
+          else reject(new Error(signal ? `killed by ${signal}` : `exited with code ${code}`));
+        });
+      }),
+  };
 }

@@ -14,6 +14,8 @@ export const DEFAULT_BUYERS = 1000;
  * million sockets).
  */
 export const DEFAULT_MAX_CONCURRENCY = 1000;
+/** Statuses that mean "not now, try again" unless --refused-status says otherwise. */
+export const DEFAULT_REFUSED_STATUS: readonly number[] = [429, 503];
 
 /** What the command line asks for; anything left out gets its documented default. */
 export interface AttackOptions {
@@ -44,6 +46,10 @@ export interface AttackOptions {
   okBody?: string | undefined;
   /** Regular expression source; a matching body means sold out. */
   soldOutBody?: string | undefined;
+  /** Statuses that mean "not now, try again" (default 429, 503; a 5xx needs Retry-After). */
+  refusedStatus?: number[] | undefined;
+  /** Regular expression source; a matching body (status below 500) means refused. */
+  refusedBody?: string | undefined;
   /** Dotted path to the remaining stock in the JSON answer; empty for none. */
   remainingField: string;
   /** Dotted path to the purchase id in the JSON answer; empty for none. */
@@ -62,6 +68,8 @@ export interface RuleSources {
   soldOutStatus: number[];
   okBody: string | null;
   soldOutBody: string | null;
+  refusedStatus: number[];
+  refusedBody: string | null;
   remainingField: string;
   purchaseIdField: string;
 }
@@ -147,12 +155,25 @@ export function resolvePlan(options: AttackOptions): AttackPlan {
     soldOutStatus: options.soldOutStatus,
     okBody: checkRegex(options.okBody, '--ok-body'),
     soldOutBody: checkRegex(options.soldOutBody, '--sold-out-body'),
+    // The defaults give way to a status the user put in another list on purpose.
+    refusedStatus: options.refusedStatus ?? DEFAULT_REFUSED_STATUS.filter((status) => !options.okStatus.includes(status) && !options.soldOutStatus.includes(status)),
+    refusedBody: checkRegex(options.refusedBody, '--refused-body'),
     remainingField: options.remainingField.trim(),
     purchaseIdField: options.purchaseIdField.trim(),
   };
   const overlap = rules.okStatus.filter((status) => rules.soldOutStatus.includes(status));
   if (overlap.length > 0) {
     throw new ConfigError(`status ${overlap.join(', ')} is in both --ok-status and --sold-out-status; tell them apart with --ok-body / --sold-out-body instead`);
+  }
+  for (const [flag, statuses] of [['--ok-status', rules.okStatus], ['--sold-out-status', rules.soldOutStatus]] as const) {
+    const both = statuses.filter((status) => rules.refusedStatus.includes(status));
+    if (both.length > 0) {
+      throw new ConfigError(`status ${both.join(', ')} is in both ${flag} and --refused-status; tell them apart with --refused-body instead`);
+    }
+  }
+  const faults = options.faults ?? [];
+  for (const fault of faults) {
+    if (!(fault.at > 0 && fault.at < 1)) throw new ConfigError(`fault ${fault.name} (${fault.detail}): its share of buyers must be between 0% and 100%, got ${fault.at * 100}%`);
   }
 
   return {

@@ -78,7 +78,12 @@ export interface ResultMessage {
   maxLatenessUs: number;
   /** hrtime (ns, decimal) of the first invocation and of the last completion; empty when none. */
   firstInvocation: string;
+  /** hrtime (ns, decimal) of the last invocation and of the first answer (an HTTP answer, not a failure); empty when none. */
+  lastInvocation: string;
+  firstAnswer: string;
   lastCompletion: string;
+  /** Why the child stopped sending because the target was lost, or null when it was not. */
+  targetLost: string | null;
   /** Causes of info and fail outcomes other than sold out, with counts. */
   errors: Record<string, number>;
 }

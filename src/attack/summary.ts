@@ -1,8 +1,24 @@
-import type { Outcome, OpType } from '../history/types.js';
+import type { EndReason, Outcome, OpType } from '../history/types.js';
 import type { LatencyMs } from './histogram.js';
 
 /** Open model: an arrival sent more than this after its intended time counts as late. */
 export const LATE_AFTER_MS = 5;
+
+/** One injected fault, as the summary reports it. */
+export interface FaultSummary {
+  name: string;
+  detail: string;
+  /** Share of the planned buyers answered before it was to run. */
+  at: number;
+  /** False when the run ended before that share was answered. */
+  ran: boolean;
+  /** When it started, seconds after the start barrier; null if it never ran. */
+  started_s: number | null;
+  /** How long it took, seconds; null if it never ran. */
+  duration_s: number | null;
+  /** Why it failed, or null. */
+  error: string | null;
+}
 
 /**
  * What `flashsale attack` reports: the same object is the `--json` output
@@ -33,6 +49,18 @@ export interface AttackSummary {
   completed: number;
   /** True when Ctrl-C (or a signal) stopped the run early: the figures are partial. */
   interrupted: boolean;
+  /** The history's end line reason: `done`, `interrupted` (Ctrl-C, SIGTERM) or `target_lost`. */
+  end_reason: EndReason;
+  /** Why the target counts as lost (connections refused for longer than the timeout), or null. */
+  target_lost: string | null;
+  /**
+   * True when some answer came before another request was sent, so the
+   * real-time checks (H4, H5) have something to compare; false when every
+   * request left before the first answer.
+   */
+  realtime_overlap: boolean;
+  /** The faults injected (`--fault`, prove's faults), in the order given. */
+  faults: FaultSummary[];
   /** Operations per outcome. */
   outcomes: Record<Outcome, number>;
   /** Operations per type: ok (surely bought), fail (surely not), info (unknown). */

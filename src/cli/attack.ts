@@ -1,13 +1,23 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startAttack } from '../attack/coordinator.js';
+import { commandFault, type FaultInjection } from '../attack/fault.js';
 import { DEFAULT_TARGET } from '../attack/plan.js';
 import { progressReporter } from '../attack/progress.js';
 import { attackSummaryJson, renderAttackSummary } from '../report/attack-summary.js';
+import { ConfigError, EXIT_USAGE } from '../errors.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
 
 /** Exit code of a run cut short by Ctrl-C (128 + SIGINT), so a script never takes it for a whole run. */
 const EXIT_INTERRUPTED = 130;
+/**
+ * Exit code of a run whose target was lost mid-run (it refused connections
+ * for longer than --timeout): an unreachable target, as DESIGN.md's code 2
+ * says, even though the history is whole and verify can still judge it.
+ */
+const EXIT_TARGET_LOST = EXIT_USAGE;
+/** Where a --fault without its own --fault-at runs. */
+const DEFAULT_FAULT_AT = 0.5;
 
 interface AttackFlags {
   target: string;
@@ -25,6 +35,10 @@ interface AttackFlags {
   soldOutStatus: number[];
   okBody?: string;
   soldOutBody?: string;
+  refusedStatus?: number[];
+  refusedBody?: string;
+  fault: string[];
+  faultAt: number[];
   remainingField: string;
   purchaseIdField: string;
   history: string;
@@ -50,12 +64,17 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .addOption(new Option('--sold-out-status <list>', 'statuses that mean sold out').argParser(statusList).default([410, 409], '410,409'))
     .option('--ok-body <regex>', 'with an ok status, count as bought only when the body matches')
     .option('--sold-out-body <regex>', 'a body that matches means sold out (for servers that answer 200 to everything)')
+    .addOption(new Option('--refused-status <list>', 'statuses that mean "not now, try again": surely not bought, no claim about stock; a 5xx counts only with a Retry-After header ("" for none) (default: 429,503, less any status given to --ok-status or --sold-out-status)').argParser(refusedList))
+    .option('--refused-body <regex>', 'a body that matches (status below 500) means refused, e.g. "try again"')
+    .addOption(new Option('--fault <command>', 'shell command run once during the run (to restart your server or database), recorded in the history; repeatable').argParser(collect).default([], 'none'))
+    .addOption(new Option('--fault-at <share>', 'when the matching --fault runs: once this share of the buyers has been answered, e.g. 40%').argParser(collectShare).default([], '50%'))
     .option('--remaining-field <path>', 'dotted path to the remaining stock in a JSON answer; "" if there is none', 'remaining_stock')
     .option('--purchase-id-field <path>', 'dotted path to the purchase id in a JSON answer; "" if there is none', 'purchase_id')
     .option('--history <file>', 'history file to write (JSON Lines)', 'flashsale-history.jsonl')
     .option('--json', 'print the summary as one JSON object on stdout, nothing else there')
     .option('--seed <n>', 'seed of the open model\'s arrival schedule (default: random; the summary shows it)', wholeNumber(0, 2 ** 31 - 1))
     .action(async (flags: AttackFlags) => {
+      const faults = commandFaults(flags.fault, flags.faultAt);
       const progress = progressReporter({ json: !!flags.json });
       const attack = startAttack(
         {
@@ -74,6 +93,9 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           soldOutStatus: flags.soldOutStatus,
           okBody: flags.okBody,
           soldOutBody: flags.soldOutBody,
+          refusedStatus: flags.refusedStatus,
+          refusedBody: flags.refusedBody,
+          faults,
           remainingField: flags.remainingField,
           purchaseIdField: flags.purchaseIdField,
           historyPath: flags.history,
@@ -89,7 +111,15 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
         const summary = await attack.done;
         progress.stop();
         process.stdout.write(flags.json ? attackSummaryJson(summary) : renderAttackSummary(summary));
-        finish({ exitCode: summary.interrupted ? EXIT_INTERRUPTED : 0 });
+        if (summary.end_reason === 'interrupted') finish({ exitCode: EXIT_INTERRUPTED });
+        else if (summary.end_reason === 'target_lost') {
+          const unsent = summary.completed - summary.sent;
+          process.stderr.write(
+            `flashsale: the target was lost mid-run: it refused connections for longer than the timeout; ` +
+              `${summary.sent} requests tried${unsent > 0 ? `, ${unsent} buyers recorded as not sent` : ''}; the history ${summary.history} is whole, verify can judge it\n`,
+          );
+          finish({ exitCode: EXIT_TARGET_LOST });
+        } else finish({ exitCode: 0 });
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
@@ -100,6 +130,25 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** A share of the buyers such as `40%` (strictly between 0% and 100%), as a fraction. */
+function collectShare(value: string, previous: number[]): number[] {
+  const match = /^(\d+(?:\.\d+)?)%$/.exec(value.trim());
+  const share = match ? Number(match[1]) / 100 : NaN;
+  if (!(share > 0 && share < 1)) throw new InvalidArgumentError(`expected a share of the buyers such as 40% (above 0%, below 100%), got ${JSON.stringify(value)}.`);
+  return [...previous, share];
+}
+
+/** The n-th --fault-at goes with the n-th --fault; one without its own runs at 50%. */
+function commandFaults(commands: string[], shares: number[]): FaultInjection[] {
+  if (shares.length > commands.length) throw new ConfigError(`${shares.length} --fault-at for ${commands.length} --fault: each --fault-at goes with one --fault, in order`);
+  return commands.map((command, k) => commandFault(command, shares[k] ?? DEFAULT_FAULT_AT));
+}
+
+/** --refused-status: like statusList, but "" turns the refused rule off. */
+function refusedList(value: string): number[] {
+  return value.trim() === '' ? [] : statusList(value);
 }
 
 /** A comma-separated list of HTTP statuses, e.g. `200,201`. */

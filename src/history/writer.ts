@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { HistoryMeta, OpRecord } from './types.js';
+import type { FaultRecord, HistoryEnd, HistoryMeta, OpRecord } from './types.js';
 
 // Times are nanoseconds from process.hrtime.bigint(); they can exceed 2^53, so
 // they are written as decimal integer literals from bigint.toString(), never
@@ -23,6 +23,20 @@ export function formatMetaLine(meta: HistoryMeta): string {
   const { ready_at, released_at, ...plain } = meta;
   const json = JSON.stringify(plain);
   return `${json.slice(0, -1)},"ready_at":${ready_at.toString()},"released_at":${released_at.toString()}}\n`;
+}
+
+/** The end line, newline included: the last line of a history that is whole. */
+export function formatEndLine(end: HistoryEnd): string {
+  return `{"kind":"end","planned":${end.planned},"recorded":${end.recorded},"reason":"${end.reason}"}\n`;
+}
+
+/** A fault line, newline included; its times are hrtime ns like an op's. */
+export function formatFaultLine(fault: FaultRecord): string {
+  return (
+    `{"kind":"fault","name":${JSON.stringify(fault.name)},"detail":${JSON.stringify(fault.detail)}` +
+    `,"t_start":${fault.t_start.toString()},"t_end":${fault.t_end.toString()}` +
+    `,"error":${fault.error === null ? 'null' : JSON.stringify(fault.error)}}\n`
+  );
 }
 
 /**

@@ -20,6 +20,9 @@ export function renderAttackSummary(summary: AttackSummary): string {
   if (summary.interrupted) {
     lines.push(`  INTERRUPTED: partial results, ${summary.completed} of ${summary.buyers} buyers completed`);
   }
+  if (summary.end_reason === 'target_lost') {
+    lines.push(`  TARGET LOST: it refused connections for longer than the timeout; ${summary.sent} requests tried, the other ${summary.completed - summary.sent} buyers recorded as conn_refused (not sent)`);
+  }
 
   // Colour would need a terminal; the table is plain so it reads the same in CI logs.
   const style = { head: [], border: [] };
@@ -29,7 +32,8 @@ export function renderAttackSummary(summary: AttackSummary): string {
   for (const outcome of OUTCOMES) outcomes.push([outcome, OUTCOME_TYPE[outcome], String(summary.outcomes[outcome])]);
   outcomes.push(['total', '', String(summary.completed)]);
   lines.push(outcomes.toString());
-  lines.push(`  ok ${summary.types.ok} (surely bought) · fail ${summary.types.fail} (surely not) · info ${summary.types.info} (unknown)`);
+  const refused = summary.outcomes.refused > 0 ? `, ${summary.outcomes.refused} of them refused "try again"` : '';
+  lines.push(`  ok ${summary.types.ok} (surely bought) · fail ${summary.types.fail} (surely not${refused}) · info ${summary.types.info} (unknown)`);
 
   const latency = summary.latency_ms;
   const figures = new Table({
@@ -56,7 +60,17 @@ export function renderAttackSummary(summary: AttackSummary): string {
     for (const { cause, count } of summary.errors.slice(0, ERRORS_SHOWN)) lines.push(`    ${String(count).padStart(7)}  ${cause}`);
     if (summary.errors.length > ERRORS_SHOWN) lines.push(`    … ${summary.errors.length - ERRORS_SHOWN} more causes (see --json or the history)`);
   }
-  lines.push(`  history: ${summary.history} (${summary.completed} operations)`);
+  for (const fault of summary.faults) {
+    const when = `fault ${fault.name} at ${Math.round(fault.at * 1000) / 10}%`;
+    if (!fault.ran) lines.push(`  ${when}: not run, the run ended first (${fault.detail})`);
+    else lines.push(`  ${when}: ran at ${fault.started_s!.toFixed(3)} s for ${fault.duration_s!.toFixed(3)} s, ${fault.error === null ? 'ok' : `FAILED: ${fault.error}`} (${fault.detail})`);
+  }
+  if (!summary.realtime_overlap && summary.outcomes.bought + summary.outcomes.sold_out > 1) {
+    const fewer = Math.max(1, Math.min(10, Math.floor(summary.buyers / 10)));
+    lines.push(`  real-time checks (H4, H5) have nothing to compare: every request was sent before the first answer came;`);
+    lines.push(`  to catch a server that lies about stock, send fewer at once (--concurrency ${fewer}) or arrive at a rate (--rate R)`);
+  }
+  lines.push(`  history: ${summary.history} (${summary.completed} operations, end: ${summary.end_reason})`);
   return `${lines.join('\n')}\n`;
 }
 
