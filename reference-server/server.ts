@@ -1,14 +1,17 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Adapter } from '../adapters/adapter.js';
+import type { AdmissionGate } from './admission.js';
 import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { readInventory, resetStock } from '../adapters/store.js';
 import {
+  ConnectionLostError,
   DatabaseUnreachableError,
   FlashsaleError,
   ForbiddenError,
   LockTimeoutError,
   MethodNotAllowedError,
+  OverloadedError,
   RouteNotFoundError,
 } from '../src/errors.js';
 import { readJsonBody } from './request-body.js';
@@ -22,6 +25,8 @@ export interface ReferenceServerOptions {
   defaultSku: string;
   /** Lets `POST /reset` through from other hosts than loopback when presented as a bearer token. */
   adminToken?: string | undefined;
+  /** Bounds the purchases running and waiting for a connection; without one, none are refused. */
+  admission?: AdmissionGate | undefined;
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse, parameter: string | undefined) => Promise<void>;
@@ -43,12 +48,17 @@ const RETRY_AFTER_SECONDS = 1;
  * can share one database.
  */
 export function createReferenceServer(options: ReferenceServerOptions): Server {
-  const { adapter, strategy, defaultSku, adminToken } = options;
+  const { adapter, strategy, defaultSku, adminToken, admission } = options;
 
   const buy: Handler = async (request, response) => {
     const requestId = parseIdempotencyKey(request.headers['idempotency-key']) ?? randomUUID();
     const fields = parsePurchaseBody(await readJsonBody(request), defaultSku);
-    const outcome = await purchase(adapter, strategy, { ...fields, requestId });
+    const buyOnce = () => purchase(adapter, strategy, { ...fields, requestId });
+    // A buyer who hangs up while waiting in line is taken out of it: nothing
+    // was tried for them, and their place goes to someone still listening.
+    const hungUp = new AbortController();
+    response.once('close', () => hungUp.abort());
+    const outcome = admission ? await admission.run(buyOnce, hungUp.signal) : await buyOnce();
     if (outcome.kind === 'bought') {
       const headers: Record<string, string> = outcome.replayed ? { 'idempotent-replayed': 'true' } : {};
       sendJson(response, 200, {
@@ -149,9 +159,20 @@ function sendError(request: IncomingMessage, response: ServerResponse, error: un
   }
   const headers: Record<string, string> = {};
   if (error instanceof MethodNotAllowedError) headers.allow = error.allow.join(', ');
-  if (error instanceof LockTimeoutError || error instanceof DatabaseUnreachableError) {
+  // "Not now, nothing was sold, try again." CommitUnknownError is a 503 too,
+  // but deliberately without Retry-After: its sale may have happened.
+  if (
+    error instanceof LockTimeoutError ||
+    error instanceof DatabaseUnreachableError ||
+    error instanceof ConnectionLostError ||
+    error instanceof OverloadedError
+  ) {
     headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   }
+  // Shedding load sheds the connection too: under a stampede each idle
+  // kept-alive socket of a refused buyer would hold a file descriptor and
+  // buffers while others still queue in the kernel's accept backlog.
+  if (error instanceof OverloadedError) headers.connection = 'close';
   // An unread body (too large, or refused before reading) must not be parsed
   // as the next request on a kept-alive connection.
   if (!request.complete) {
