@@ -1,5 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Adapter } from '../adapters/adapter.js';
 import type { AdmissionGate } from './admission.js';
 import { purchase, type StrategyName } from '../adapters/strategies/index.js';
@@ -96,9 +98,39 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
     { path: '/health', methods: { GET: health, HEAD: health } },
   ];
 
-  return createServer((request, response) => {
+  const sockets = openSocketBudget();
+  const server = createServer((request, response) => {
+    // Near the process's file-descriptor limit every answer closes its
+    // connection, so idle kept-alive sockets of buyers already answered make
+    // room for those still connecting instead of starving them (EMFILE).
+    if (sockets.crowded()) response.shouldKeepAlive = false;
     dispatch(routes, request, response).catch((error: unknown) => sendError(request, response, error));
   });
+  server.on('connection', sockets.track);
+  return server;
+}
+
+/**
+ * Counts this server's open sockets against the process's open-files limit
+ * (Linux /proc/self/limits), keeping a reserve for database connections,
+ * files and the pipes of the runtime itself.
+ */
+function openSocketBudget(): { track(socket: Socket): void; crowded(): boolean } {
+  let open = 0;
+  let limit = Infinity;
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    if (soft) limit = Math.max(64, Number(soft) - 1024);
+  } catch {
+    // Not Linux: no budget, kept-alive as usual.
+  }
+  return {
+    track(socket) {
+      open++;
+      socket.once('close', () => open--);
+    },
+    crowded: () => open >= limit,
+  };
 }
 
 async function dispatch(routes: Route[], request: IncomingMessage, response: ServerResponse): Promise<void> {
