@@ -108,6 +108,10 @@ function translate(error: unknown, label: string, phase: 'connect' | 'query'): u
   if (phase === 'query' && ((typeof code === 'string' && CONNECTION_LOST.has(code)) || (error as { fatal?: boolean }).fatal === true)) {
     return new ConnectionLostError(`lost the connection to ${label} (${message}); its transaction was not committed`, { cause: error });
   }
+  if (code === 'ETIMEDOUT') {
+    // mysql2's connectTimeout: the database may be down, or this server too busy to finish the handshake.
+    return new DatabaseUnreachableError(`could not open a connection to ${label} within 5 s (database down or slow, or this server overloaded)`, { cause: error });
+  }
   if (typeof code === 'string' && CONNECT_FAILURES.has(code)) {
     return new DatabaseUnreachableError(`cannot reach ${label}: ${message}`, { cause: error });
   }
@@ -240,14 +244,16 @@ export class MysqlAdapter implements Adapter {
   readonly dialect = 'mysql' as const;
   readonly label: string;
   private readonly pool: Pool;
+  private readonly poolSize: number;
 
   constructor(options: AdapterOptions) {
     this.label = maskPassword(options.url);
+    this.poolSize = options.poolSize ?? 10;
     // InnoDB counts lock waits in whole seconds.
     const lockWaitSeconds = Math.max(1, Math.ceil((options.lockTimeoutMs ?? 5000) / 1000));
     this.pool = mysql.createPool({
       uri: options.url,
-      connectionLimit: options.poolSize ?? 10,
+      connectionLimit: this.poolSize,
       connectTimeout: 5000,
       timezone: 'Z',
       waitForConnections: true,
@@ -292,6 +298,13 @@ export class MysqlAdapter implements Adapter {
     } catch (error) {
       throw connectError(translate(error, this.label, 'connect'), error, this.label);
     }
+  }
+
+  async warm(): Promise<void> {
+    const opened = await Promise.allSettled(Array.from({ length: this.poolSize }, () => this.pool.getConnection()));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) throw translate(failed.reason, this.label, 'connect');
   }
 
   release(session: Session, broken = false): void {

@@ -135,6 +135,11 @@ function translate(error: unknown, label: string, phase: 'connect' | 'query'): u
   if (phase === 'query' && ((typeof code === 'string' && CONNECTION_LOST.has(code)) || LOST_MESSAGE.test(message))) {
     return new ConnectionLostError(`lost the connection to ${label} (${message}); its transaction was not committed`, { cause: error });
   }
+  if (/connection timeout/i.test(message)) {
+    // Opening a connection took longer than connectionTimeoutMillis: the
+    // database may be down, or this server too busy to finish the handshake.
+    return new DatabaseUnreachableError(`could not open a connection to ${label} within 5 s (database down or slow, or this server overloaded)`, { cause: error });
+  }
   if ((typeof code === 'string' && CONNECT_FAILURES.has(code)) || LOST_MESSAGE.test(message)) {
     return new DatabaseUnreachableError(`cannot reach ${label}: ${message}`, { cause: error });
   }
@@ -235,14 +240,19 @@ export class PostgresAdapter implements Adapter {
   readonly dialect = 'postgres' as const;
   readonly label: string;
   private readonly pool: pg.Pool;
+  private readonly poolSize: number;
 
   constructor(options: AdapterOptions) {
     this.label = maskPassword(options.url);
+    this.poolSize = options.poolSize ?? 10;
     const lockTimeoutMs = options.lockTimeoutMs ?? 5000;
     this.pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
+      max: this.poolSize,
       connectionTimeoutMillis: 5000,
+      // A server keeps its warmed connections: the next stampede comes
+      // without notice, and opening connections during one is what stalls it.
+      idleTimeoutMillis: 0,
       // Sent in the startup packet, so it costs no extra round trip: a buyer
       // waiting longer than this for the row lock gets 55P03 and a 503.
       options: `-c lock_timeout=${lockTimeoutMs}`,
@@ -285,6 +295,13 @@ export class PostgresAdapter implements Adapter {
     } catch (error) {
       throw connectError(translate(error, this.label, 'connect'), error, this.label);
     }
+  }
+
+  async warm(): Promise<void> {
+    const opened = await Promise.allSettled(Array.from({ length: this.poolSize }, () => this.pool.connect()));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) throw translate(failed.reason, this.label, 'connect');
   }
 
   release(session: Session, broken = false): void {

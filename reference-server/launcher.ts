@@ -75,6 +75,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await adapter.close();
     throw error;
   }
+  // Single process: this pool serves. Several workers: each warms its own.
+  if (options.workers <= 1 && !options.separateProcess) await adapter.warm?.().catch(() => {});
   const described = { databaseLabel: adapter.label, databaseVersion, inventory: prepared.inventory, seeded: prepared.created };
 
   if (options.workers <= 1 && !options.separateProcess) {
@@ -215,6 +217,8 @@ function baseUrl(host: string, port: number): string {
 /** The body of each cluster worker: serve until told to stop, then close cleanly. */
 export async function runWorker(options: ServeOptions, send: (message: WorkerMessage) => void): Promise<() => Promise<void>> {
   const adapter = await openAdapter(options, { check: false });
+  // Best effort: a worker restarted during an outage starts cold and connects later.
+  await adapter.warm?.().catch(() => {});
   const server = createReferenceServer(serverOptions(adapter, options));
   try {
     send({ cmd: 'READY', port: await listen(server, options.port, options.host) });

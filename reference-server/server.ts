@@ -53,6 +53,7 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
   const { adapter, strategy, defaultSku, adminToken, admission } = options;
 
   const buy: Handler = async (request, response) => {
+    admission?.refuseIfFull();
     const requestId = parseIdempotencyKey(request.headers['idempotency-key']) ?? randomUUID();
     const fields = parsePurchaseBody(await readJsonBody(request), defaultSku);
     const buyOnce = () => purchase(adapter, strategy, { ...fields, requestId });

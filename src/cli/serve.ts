@@ -97,7 +97,6 @@ function banner(running: RunningServer, options: ServeOptions): string {
     `  strategy  ${options.strategy}`,
     `  item      ${item.sku}: ${item.current_stock} of ${item.initial_stock} in stock (${origin})`,
     `  workers   ${options.workers}`,
-    `  queue     up to ${options.maxQueue ?? DEFAULT_MAX_QUEUE} purchases per process wait for a connection; more get 503 overloaded`,
     `  try       curl -X POST ${running.url}/buy`,
     '',
   ].join('\n');
