@@ -28,7 +28,7 @@ describe('AdmissionGate', () => {
     assert.equal(gate.queued, 2);
     works[0]!.finish('first');
     assert.equal(await results[0], 'first');
-    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(works.map((work) => work.started()), [true, true, false, false], 'the slot passed to the earliest waiter');
     works[1]!.finish('second');
     works[2]!.finish('third');
@@ -47,6 +47,7 @@ describe('AdmissionGate', () => {
     await held;
     const next = heldWork();
     const after = gate.run(next.run);
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(next.started(), true, 'the slot is free again');
     next.finish('ok');
     assert.equal(await after, 'ok');
