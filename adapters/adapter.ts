@@ -151,6 +151,11 @@ export interface Adapter {
   release(session: Session, broken?: boolean): void;
   /** The database server's version string, for banners and benchmark records. */
   serverVersion(): Promise<string>;
+  /**
+   * Opens the pool's connections now (PostgreSQL, MySQL), so that a stampede
+   * does not have to open them while its requests crowd the event loop.
+   */
+  warm?(): Promise<void>;
   /** Closes every connection; waits for checked-out ones to be released first. */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import {
   ConfigError,
+  ConnectionLostError,
   DatabaseUnreachableError,
   DuplicateRequestError,
   FlashsaleError,
@@ -72,7 +73,8 @@ const SQL = {
 
 
 const LOCK_CONFLICTS = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK']);
-const CONNECTION_FAILURES = new Set([
+// Failing to open a connection: the database is down, refuses us, or lacks the database.
+const CONNECT_FAILURES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
   'EHOSTUNREACH',
@@ -82,20 +84,47 @@ const CONNECTION_FAILURES = new Set([
   'ER_ACCESS_DENIED_ERROR',
   'ER_BAD_DB_ERROR',
   'ER_DBACCESS_DENIED_ERROR',
+  'ER_CON_COUNT_ERROR',
+]);
+// An open connection breaking: socket errors, `KILL <id>` (ER_CONNECTION_KILLED
+// for the statement in flight, PROTOCOL_CONNECTION_LOST after), a server
+// shutting down, and any later use of a connection that already failed.
+const CONNECTION_LOST = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  'PROTOCOL_ENQUEUE_AFTER_QUIT',
+  'ER_CONNECTION_KILLED',
+  'ER_SERVER_SHUTDOWN',
+  'ER_QUERY_INTERRUPTED',
 ]);
 
-/** Maps mysql2's errors onto the toolkit's typed errors. */
-function translate(error: unknown, label: string): unknown {
+/**
+ * Maps mysql2's errors onto the toolkit's typed errors. `phase` says what was
+ * going on: a connection failing to open means the database cannot be
+ * reached; an open one breaking means the transaction on it died with it.
+ */
+function translate(error: unknown, label: string, phase: 'connect' | 'query'): unknown {
   if (error instanceof FlashsaleError) return error;
   const code = (error as { code?: unknown }).code;
+  const message = String((error as Error)?.message || code);
   if (code === 'ER_DUP_ENTRY') return new DuplicateRequestError('request id already has a ledger row', { cause: error });
   // A database that serve never set up.
   if (code === 'ER_NO_SUCH_TABLE') return new SchemaMissingError((error as Error).message, { cause: error });
   if (typeof code === 'string' && LOCK_CONFLICTS.has(code)) {
-    return new LockTimeoutError(`MySQL: ${(error as Error).message}`, { cause: error });
+    return new LockTimeoutError(`MySQL: ${message}`, { cause: error });
   }
-  if (typeof code === 'string' && CONNECTION_FAILURES.has(code)) {
-    return new DatabaseUnreachableError(`cannot reach ${label}: ${(error as Error).message || code}`, { cause: error });
+  if (phase === 'query' && ((typeof code === 'string' && CONNECTION_LOST.has(code)) || (error as { fatal?: boolean }).fatal === true)) {
+    return new ConnectionLostError(`lost the connection to ${label} (${message}); its transaction was not committed`, { cause: error });
+  }
+  if (code === 'ETIMEDOUT') {
+    // mysql2's connectTimeout: the database may be down, or this server too busy to finish the handshake.
+    return new DatabaseUnreachableError(`could not open a connection to ${label} within 5 s (database down or slow, or this server overloaded)`, { cause: error });
+  }
+  if (typeof code === 'string' && CONNECT_FAILURES.has(code)) {
+    return new DatabaseUnreachableError(`cannot reach ${label}: ${message}`, { cause: error });
   }
   return error;
 }
@@ -106,13 +135,22 @@ class MysqlSession implements Session {
     private readonly label: string,
   ) {}
 
+  /** Set once the connection broke; release() then destroys it instead of pooling it. */
+  lost = false;
+
+  private fail(error: unknown): unknown {
+    const translated = translate(error, this.label, 'query');
+    if (translated instanceof ConnectionLostError) this.lost = true;
+    return translated;
+  }
+
   // execute() prepares each statement once per connection and reuses it.
   private async execute<R extends RowDataPacket[] | ResultSetHeader>(sql: string, values: unknown[] = []): Promise<R> {
     try {
       const [result] = await this.connection.execute<R>(sql, values as never);
       return result;
     } catch (error) {
-      throw translate(error, this.label);
+      throw this.fail(error);
     }
   }
 
@@ -120,7 +158,7 @@ class MysqlSession implements Session {
     try {
       await this.connection.query(sql);
     } catch (error) {
-      throw translate(error, this.label);
+      throw this.fail(error);
     }
   }
 
@@ -215,7 +253,7 @@ class MysqlSession implements Session {
       if (!Array.isArray(rows) || !Array.isArray(fields)) return { columns: [], rows: [] };
       return { columns: fields.map((field) => field.name), rows };
     } catch (error) {
-      throw translate(error, this.label);
+      throw this.fail(error);
     }
   }
 }
@@ -274,14 +312,16 @@ export class MysqlAdapter implements Adapter {
   readonly dialect = 'mysql' as const;
   readonly label: string;
   private readonly pool: Pool;
+  private readonly poolSize: number;
 
   constructor(options: AdapterOptions) {
     this.label = maskPassword(options.url);
+    this.poolSize = options.poolSize ?? 10;
     // InnoDB counts lock waits in whole seconds.
     const lockWaitSeconds = Math.max(1, Math.ceil((options.lockTimeoutMs ?? 5000) / 1000));
     this.pool = mysql.createPool({
       uri: options.url,
-      connectionLimit: options.poolSize ?? 10,
+      connectionLimit: this.poolSize,
       connectTimeout: 5000,
       timezone: 'Z',
       waitForConnections: true,
@@ -289,11 +329,19 @@ export class MysqlAdapter implements Adapter {
     // Each new connection is set up before its first use: READ COMMITTED so
     // a read after waiting for a lock sees what the lock holder committed,
     // and the lock wait that turns into a 503.
+    // A query without a callback that fails emits 'error' on its command
+    // object, where nobody listens: an uncaught exception. So each set-up
+    // query gets a callback, and a connection that could not be set up (it
+    // broke at once: KILL, a restart) is destroyed rather than lent out
+    // with the wrong isolation level.
     this.pool.pool.on('connection', (connection) => {
-      connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      connection.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+      const destroyOnError = (error: Error | null) => {
+        if (error) connection.destroy();
+      };
+      connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', destroyOnError);
+      connection.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`, destroyOnError);
       // verify: every transaction of this session is read-only unless it says otherwise.
-      if (options.readOnly) connection.query('SET SESSION TRANSACTION READ ONLY');
+      if (options.readOnly) connection.query('SET SESSION TRANSACTION READ ONLY', destroyOnError);
     });
   }
 
@@ -310,7 +358,7 @@ export class MysqlAdapter implements Adapter {
       await connection.query("SELECT RELEASE_LOCK('flashsale_migrate')");
     } catch (error) {
       broken = true;
-      throw translate(error, this.label);
+      throw translate(error, this.label, 'query');
     } finally {
       this.release(session, broken);
     }
@@ -320,13 +368,20 @@ export class MysqlAdapter implements Adapter {
     try {
       return new MysqlSession(await this.pool.getConnection(), this.label);
     } catch (error) {
-      throw connectError(translate(error, this.label), error, this.label);
+      throw connectError(translate(error, this.label, 'connect'), error, this.label);
     }
   }
 
+  async warm(): Promise<void> {
+    const opened = await Promise.allSettled(Array.from({ length: this.poolSize }, () => this.pool.getConnection()));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) throw translate(failed.reason, this.label, 'connect');
+  }
+
   release(session: Session, broken = false): void {
-    const connection = (session as MysqlSession).connection;
-    if (broken) connection.destroy();
+    const { connection, lost } = session as MysqlSession;
+    if (broken || lost) connection.destroy();
     else connection.release();
   }
 

@@ -4,9 +4,11 @@ import { parseDatabaseUrl } from './url.js';
 /**
  * Opens the adapter a URL names and checks that the database answers, so a
  * wrong host or password is reported once, at start, as one line. Drivers are
- * loaded only when their database is used.
+ * loaded only when their database is used. `check: false` skips the check: a
+ * server worker restarted during a database outage must come up anyway and
+ * answer 503 until the database is back (its primary checked the URL).
  */
-export async function openAdapter(options: AdapterOptions): Promise<Adapter> {
+export async function openAdapter(options: AdapterOptions, { check = true }: { check?: boolean } = {}): Promise<Adapter> {
   const { dialect, location } = parseDatabaseUrl(options.url);
   let adapter: Adapter;
   switch (dialect) {
@@ -26,6 +28,7 @@ export async function openAdapter(options: AdapterOptions): Promise<Adapter> {
       break;
     }
   }
+  if (!check) return adapter;
   try {
     await adapter.serverVersion();
   } catch (error) {

@@ -1,10 +1,12 @@
 import pg from 'pg';
 import {
+  ConnectionLostError,
   DatabaseUnreachableError,
   DuplicateRequestError,
   FlashsaleError,
   LockTimeoutError,
   SchemaMissingError,
+  OverloadedError,
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
@@ -104,20 +106,45 @@ const SQL = {
 // SQLSTATEs: 23505 unique_violation; 55P03 lock_not_available (lock_timeout);
 // 40P01 deadlock_detected; 40001 serialization_failure.
 const LOCK_CONFLICTS = new Set(['55P03', '40P01', '40001']);
-const CONNECTION_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', '57P01', '57P03', '28P01', '28000', '3D000']);
+// Failing to open a connection: the database is down, refuses us, or does not exist.
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', '57P03', '28P01', '28000', '3D000']);
+// An open connection breaking: socket errors, and the server ending the
+// session (57P01 admin_shutdown: pg_terminate_backend or a fast shutdown;
+// 57P02 crash_shutdown; 57P03 cannot_connect_now).
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', '57P01', '57P02', '57P03']);
+const LOST_MESSAGE = /Connection terminated|not queryable|terminating connection/i;
+// pg-pool's words when no pooled client became free within connectionTimeoutMillis.
+const POOL_WAIT_TIMEOUT = /timeout exceeded when trying to connect/i;
 
-/** Maps pg's errors onto the toolkit's typed errors. */
-function translate(error: unknown, label: string): unknown {
+/**
+ * Maps pg's errors onto the toolkit's typed errors. `phase` says what was
+ * going on: a connection failing to open means the database cannot be
+ * reached; an open one breaking means the transaction on it died with it.
+ */
+function translate(error: unknown, label: string, phase: 'connect' | 'query'): unknown {
   if (error instanceof FlashsaleError) return error;
   const code = (error as { code?: unknown }).code;
+  const message = String((error as Error)?.message);
   if (code === '23505') return new DuplicateRequestError('request id already has a ledger row', { cause: error });
   // 42P01 undefined_table: a database that serve never set up.
   if (code === '42P01') return new SchemaMissingError((error as Error).message, { cause: error });
   if (typeof code === 'string' && LOCK_CONFLICTS.has(code)) {
-    return new LockTimeoutError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
+    return new LockTimeoutError(`PostgreSQL: ${message}`, { cause: error });
   }
-  if ((typeof code === 'string' && CONNECTION_FAILURES.has(code)) || /timeout exceeded when trying to connect|Connection terminated/i.test(String((error as Error).message))) {
-    return new DatabaseUnreachableError(`cannot reach ${label}: ${(error as Error).message}`, { cause: error });
+  if (phase === 'connect' && POOL_WAIT_TIMEOUT.test(message)) {
+    // Every pooled connection stayed busy: the database is up, we are overloaded.
+    return new OverloadedError(`no connection to ${label} became free in time (all of the pool's connections are busy)`, { cause: error });
+  }
+  if (phase === 'query' && ((typeof code === 'string' && CONNECTION_LOST.has(code)) || LOST_MESSAGE.test(message))) {
+    return new ConnectionLostError(`lost the connection to ${label} (${message}); its transaction was not committed`, { cause: error });
+  }
+  if (/connection timeout/i.test(message)) {
+    // Opening a connection took longer than connectionTimeoutMillis: the
+    // database may be down, or this server too busy to finish the handshake.
+    return new DatabaseUnreachableError(`could not open a connection to ${label} within 5 s (database down or slow, or this server overloaded)`, { cause: error });
+  }
+  if ((typeof code === 'string' && CONNECT_FAILURES.has(code)) || LOST_MESSAGE.test(message)) {
+    return new DatabaseUnreachableError(`cannot reach ${label}: ${message}`, { cause: error });
   }
   return error;
 }
@@ -128,11 +155,16 @@ class PostgresSession implements Session {
     private readonly label: string,
   ) {}
 
+  /** Set once the connection broke; release() then discards it. */
+  lost = false;
+
   private async query<R extends pg.QueryResultRow>(config: { name?: string; text: string }, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       return await this.client.query<R>({ ...config, values });
     } catch (error) {
-      throw translate(error, this.label);
+      const translated = translate(error, this.label, 'query');
+      if (translated instanceof ConnectionLostError) this.lost = true;
+      throw translated;
     }
   }
 
@@ -219,22 +251,39 @@ export class PostgresAdapter implements Adapter {
   readonly dialect = 'postgres' as const;
   readonly label: string;
   private readonly pool: pg.Pool;
+  private readonly poolSize: number;
 
   constructor(options: AdapterOptions) {
     this.label = maskPassword(options.url);
+    this.poolSize = options.poolSize ?? 10;
     const lockTimeoutMs = options.lockTimeoutMs ?? 5000;
     this.pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
+      max: this.poolSize,
       connectionTimeoutMillis: 5000,
+      // A server keeps its warmed connections: the next stampede comes
+      // without notice, and opening connections during one is what stalls it.
+      idleTimeoutMillis: 0,
       // Sent in the startup packet, so it costs no extra round trip: a buyer
       // waiting longer than this for the row lock gets 55P03 and a 503.
       options: `-c lock_timeout=${lockTimeoutMs}${options.readOnly ? ' -c default_transaction_read_only=on' : ''}`,
     });
-    // An idle client that loses its server emits here; without a listener the
-    // process would crash. The next acquire reconnects or reports it.
+    // An idle client that loses its server emits 'error' on the pool; without
+    // a listener the process would crash. The next acquire reconnects.
     this.pool.on('error', () => {});
+    // A checked-out client has no pool listener (pg-pool removes it while the
+    // client is lent out), and pg emits 'error' on the Client itself when its
+    // connection ends, even when a query in flight already rejects with the
+    // same error: with no listener that event is an uncaught exception that
+    // kills the server. So every client gets its own listener for life, and
+    // one that broke is remembered and discarded when it comes back.
+    this.pool.on('connect', (client) => {
+      client.on('error', () => this.broken.add(client));
+    });
   }
+
+  /** Clients whose connection broke while lent out; released as broken. */
+  private readonly broken = new WeakSet<pg.PoolClient>();
 
   async migrate(): Promise<void> {
     const session = (await this.acquire()) as PostgresSession;
@@ -246,7 +295,7 @@ export class PostgresAdapter implements Adapter {
     } catch (error) {
       await session.client.query('ROLLBACK').catch(() => {});
       this.release(session, true);
-      throw translate(error, this.label);
+      throw translate(error, this.label, 'query');
     }
     this.release(session);
   }
@@ -255,12 +304,22 @@ export class PostgresAdapter implements Adapter {
     try {
       return new PostgresSession(await this.pool.connect(), this.label);
     } catch (error) {
-      throw connectError(translate(error, this.label), error, this.label);
+      throw connectError(translate(error, this.label, 'connect'), error, this.label);
     }
   }
 
+  async warm(): Promise<void> {
+    const opened = await Promise.allSettled(Array.from({ length: this.poolSize }, () => this.pool.connect()));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) throw translate(failed.reason, this.label, 'connect');
+  }
+
   release(session: Session, broken = false): void {
-    (session as PostgresSession).client.release(broken);
+    const { client, lost } = session as PostgresSession;
+    // release(true) destroys the client instead of pooling it, so the next
+    // acquire opens a fresh connection (once the database is back).
+    client.release(broken || lost || this.broken.has(client));
   }
 
   async serverVersion(): Promise<string> {

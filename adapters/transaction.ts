@@ -1,11 +1,11 @@
-import { FlashsaleError } from '../src/errors.js';
+import { CommitUnknownError, ConnectionLostError, FlashsaleError } from '../src/errors.js';
 import type { Adapter, Session } from './adapter.js';
 
 /**
  * Runs `work` on one connection and always gives it back. A connection whose
  * driver threw is discarded rather than reused, because its state (an open
- * transaction, a half-read result) is no longer known; our own typed errors
- * (unknown sku, lock timeout) leave it clean.
+ * transaction, a half-read result) is no longer known, and so is one that
+ * was lost; our other typed errors (unknown sku, lock timeout) leave it clean.
  */
 export async function withSession<T>(adapter: Adapter, work: (session: Session) => Promise<T>): Promise<T> {
   const session = await adapter.acquire();
@@ -13,7 +13,7 @@ export async function withSession<T>(adapter: Adapter, work: (session: Session) 
   try {
     return await work(session);
   } catch (error) {
-    broken = !(error instanceof FlashsaleError);
+    broken = !(error instanceof FlashsaleError) || error instanceof ConnectionLostError;
     throw error;
   } finally {
     adapter.release(session, broken);
@@ -29,14 +29,26 @@ export async function withSession<T>(adapter: Adapter, work: (session: Session) 
 export async function withTransaction<T>(adapter: Adapter, work: (session: Session) => Promise<T>): Promise<T> {
   const session = await adapter.acquire();
   let begun = false;
+  let committing = false;
   let broken = false;
   try {
     await session.begin();
     begun = true;
     const result = await work(session);
+    committing = true;
     await session.commit();
     return result;
   } catch (error) {
+    if (committing && error instanceof ConnectionLostError) {
+      // The connection broke with COMMIT in flight: the database may have
+      // committed and lost only the acknowledgement, or rolled back. Claiming
+      // either would be a guess, and "refused, retry" would deny a sale that
+      // may have happened; so the buyer hears "unknown", which the request
+      // id in the ledger settles. Any other COMMIT error (a serialization
+      // failure) is the database saying it rolled back, and stays as it is.
+      broken = true;
+      throw new CommitUnknownError(`the outcome of COMMIT is unknown: ${error.message}`, { cause: error });
+    }
     if (begun) {
       try {
         await session.rollback();

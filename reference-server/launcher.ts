@@ -1,12 +1,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import type { AdapterOptions, Inventory } from '../adapters/adapter.js';
+import type { Adapter, AdapterOptions, Inventory } from '../adapters/adapter.js';
 import { openAdapter } from '../adapters/open.js';
 import type { StrategyName } from '../adapters/strategies/index.js';
 import { prepareStore } from '../adapters/store.js';
 import { ConfigError, PortInUseError } from '../src/errors.js';
+import { AdmissionGate, DEFAULT_MAX_QUEUE } from './admission.js';
 import { closeGracefully, listen } from './lifecycle.js';
-import { createReferenceServer } from './server.js';
+import { createReferenceServer, type ReferenceServerOptions } from './server.js';
 import type { PrimaryMessage, WorkerMessage } from './worker-protocol.js';
 
 /** Everything `flashsale serve` is configured with. */
@@ -24,7 +25,18 @@ export interface ServeOptions extends AdapterOptions {
   separateProcess?: boolean;
   strategy: StrategyName;
   adminToken?: string | undefined;
+  /** Purchases each process lets wait for a database connection before answering 503 (default DEFAULT_MAX_QUEUE). */
+  maxQueue?: number;
 }
+
+/**
+ * Worker deaths the primary repairs by restarting within one window; one
+ * more and it stops, exiting non-zero, so that a supervisor (systemd,
+ * Kubernetes) sees a server that cannot stay up rather than one that restarts
+ * in a tight loop forever.
+ */
+export const MAX_RESTARTS = 5;
+export const RESTART_WINDOW_MS = 60_000;
 
 /** A running server, however many processes it has. */
 export interface RunningServer {
@@ -40,8 +52,11 @@ export interface RunningServer {
   seeded: boolean;
   /** Stops accepting, finishes in-flight purchases, closes pools; resolves when all is down. */
   stop(): Promise<void>;
-  /** Resolves when the server has stopped, whoever stopped it. */
-  stopped: Promise<void>;
+  /**
+   * Resolves when the server has stopped, whoever stopped it: with the reason
+   * when it stopped on its own (a failure), undefined after stop().
+   */
+  stopped: Promise<string | undefined>;
 }
 
 /**
@@ -60,10 +75,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await adapter.close();
     throw error;
   }
+  // Single process: this pool serves. Several workers: each warms its own.
+  if (options.workers <= 1 && !options.separateProcess) await adapter.warm?.().catch(() => {});
   const described = { databaseLabel: adapter.label, databaseVersion, inventory: prepared.inventory, seeded: prepared.created };
 
   if (options.workers <= 1 && !options.separateProcess) {
-    const server = createReferenceServer({ adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken });
+    const server = createReferenceServer(serverOptions(adapter, options));
     let port: number;
     try {
       port = await listen(server, options.port, options.host);
@@ -73,7 +90,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= closeGracefully(server).then(() => adapter.close()));
-    const stopped = new Promise<void>((resolve) => server.once('close', resolve)).then(() => stop());
+    const stopped = new Promise<void>((resolve) => server.once('close', resolve)).then(async () => {
+      const unasked = !stopping;
+      await stop();
+      return unasked ? 'the HTTP server closed' : undefined;
+    });
     return { ...described, url: baseUrl(options.host, port), stop, stopped };
   }
 
@@ -89,38 +110,80 @@ async function startWorkers(
   if (!cluster.isPrimary) throw new ConfigError('--workers needs to be started from a primary process');
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.js', import.meta.url)), args: [] });
 
-  const workers: Worker[] = [];
-  const exited: Promise<void>[] = [];
+  const live = new Set<Worker>();
+  // Workers that said READY, and so listen for STOP.
+  const ready = new WeakSet<Worker>();
+  const whenNoneLeft: Array<() => void> = [];
+  // Until every first worker is ready a death is a failed start, reported as such, not repaired.
+  let supervising = false;
   let stopping = false;
-  for (let index = 0; index < options.workers; index++) {
+  const restartTimes: number[] = [];
+  let reportFailure: (reason: string) => void = () => {};
+  const failure = new Promise<string>((resolve) => (reportFailure = resolve));
+  const say = (line: string) => process.stderr.write(`flashsale serve: ${line}\n`);
+
+  const fork = (): Worker => {
     const worker = cluster.fork({ FLASHSALE_WORKER_OPTIONS: JSON.stringify(options) });
-    workers.push(worker);
+    const pid = worker.process.pid;
+    live.add(worker);
     worker.on('error', () => {});
-    exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));
-    worker.once('exit', (code, signal) => {
-      if (!stopping) process.stderr.write(`flashsale serve: worker ${worker.process.pid} exited (${signal ?? `code ${code}`})\n`);
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.cmd === 'READY') ready.add(worker);
+      if (supervising && message.cmd === 'FAILED') say(`worker ${pid} could not start: ${message.message}`);
     });
-  }
-  const allExited = Promise.all(exited).then(() => undefined);
+    worker.once('exit', (code, signal) => {
+      live.delete(worker);
+      if (live.size === 0) whenNoneLeft.splice(0).forEach((resolve) => resolve());
+      if (stopping || !supervising) return;
+      const how = signal ?? `code ${code}`;
+      const now = Date.now();
+      while (restartTimes.length > 0 && now - restartTimes[0]! > RESTART_WINDOW_MS) restartTimes.shift();
+      if (restartTimes.length >= MAX_RESTARTS) {
+        say(`worker ${pid} exited (${how}); giving up after ${MAX_RESTARTS} restarts within ${RESTART_WINDOW_MS / 1000} s`);
+        reportFailure(`server workers kept dying (${MAX_RESTARTS + 1} exits within ${RESTART_WINDOW_MS / 1000} s)`);
+        return;
+      }
+      restartTimes.push(now);
+      // The replacement shares the port and opens its own pool; it needs no
+      // database to start, so it also comes back during a database outage
+      // and answers 503 until the database does.
+      const replacement = fork();
+      say(`worker ${pid} exited (${how}); restarted as worker ${replacement.process.pid}`);
+    });
+    return worker;
+  };
+
+  for (let index = 0; index < options.workers; index++) fork();
+  const initial = [...live];
+
+  let stopCalled: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => (stopCalled = resolve));
   const stop = async () => {
     stopping = true;
-    for (const worker of workers) {
+    stopCalled();
+    for (const worker of live) {
+      // A worker still starting may not listen for messages yet, and a STOP
+      // it never hears would leave it serving: it gets SIGTERM instead (its
+      // handler, or the default action before there is one, ends it).
+      if (!ready.has(worker)) worker.process.kill('SIGTERM');
       // A worker may be exiting on its own (failed start, Ctrl-C reached it
       // first); a STOP that can no longer be delivered is not an error.
-      if (worker.isConnected()) worker.send({ cmd: 'STOP' } satisfies PrimaryMessage, undefined, undefined, () => {});
+      else if (worker.isConnected()) worker.send({ cmd: 'STOP' } satisfies PrimaryMessage, undefined, undefined, () => {});
     }
-    await allExited;
+    if (live.size > 0) await new Promise<void>((resolve) => whenNoneLeft.push(resolve));
   };
 
   let port: number;
   try {
-    const ports = await Promise.all(workers.map(waitForReady));
+    const ports = await Promise.all(initial.map(waitForReady));
     port = ports[0]!;
   } catch (error) {
     await stop();
     throw error;
   }
-  return { ...described, url: baseUrl(options.host, port), stop, stopped: allExited };
+  supervising = true;
+  const stopped = Promise.race([failure, stopRequested.then(() => undefined)]);
+  return { ...described, url: baseUrl(options.host, port), stop, stopped };
 }
 
 function waitForReady(worker: Worker): Promise<number> {
@@ -153,8 +216,10 @@ function baseUrl(host: string, port: number): string {
 
 /** The body of each cluster worker: serve until told to stop, then close cleanly. */
 export async function runWorker(options: ServeOptions, send: (message: WorkerMessage) => void): Promise<() => Promise<void>> {
-  const adapter = await openAdapter(options);
-  const server = createReferenceServer({ adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken });
+  const adapter = await openAdapter(options, { check: false });
+  // Best effort: a worker restarted during an outage starts cold and connects later.
+  await adapter.warm?.().catch(() => {});
+  const server = createReferenceServer(serverOptions(adapter, options));
   try {
     send({ cmd: 'READY', port: await listen(server, options.port, options.host) });
   } catch (error) {
@@ -163,4 +228,12 @@ export async function runWorker(options: ServeOptions, send: (message: WorkerMes
   }
   let stopping: Promise<void> | undefined;
   return () => (stopping ??= closeGracefully(server).then(() => adapter.close()));
+}
+
+/** What one server process is built from; each process gets its own admission gate. */
+function serverOptions(adapter: Adapter, options: ServeOptions): ReferenceServerOptions {
+  // One purchase per connection at a time: SQLite has one connection, the others a pool.
+  const slots = adapter.dialect === 'sqlite' ? 1 : (options.poolSize ?? 10);
+  const admission = new AdmissionGate(slots, options.maxQueue ?? DEFAULT_MAX_QUEUE, options.lockTimeoutMs ?? 5000);
+  return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission };
 }

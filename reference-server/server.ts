@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Adapter } from '../adapters/adapter.js';
 import { maskUrlsIn } from '../adapters/url.js';
 import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { readInventory, resetStock } from '../adapters/store.js';
+import type { AdmissionGate } from './admission.js';
 import {
   ClientGoneError,
+  ConnectionLostError,
   DatabaseUnreachableError,
   FlashsaleError,
   LockTimeoutError,
   MethodNotAllowedError,
+  OverloadedError,
   RouteNotFoundError,
 } from '../src/errors.js';
 import { authorizeAdmin, refuseCrossSite } from './admin-guard.js';
@@ -24,6 +29,8 @@ export interface ReferenceServerOptions {
   defaultSku: string;
   /** Lets `POST /reset` through from other hosts than loopback when presented as a bearer token. */
   adminToken?: string | undefined;
+  /** Bounds the purchases running and waiting for a connection; without one, none are refused. */
+  admission?: AdmissionGate | undefined;
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse, parameter: string | undefined) => Promise<void>;
@@ -47,12 +54,18 @@ const RETRY_AFTER_SECONDS = 1;
  * can share one database.
  */
 export function createReferenceServer(options: ReferenceServerOptions): Server {
-  const { adapter, strategy, defaultSku, adminToken } = options;
+  const { adapter, strategy, defaultSku, adminToken, admission } = options;
 
   const buy: Handler = async (request, response) => {
+    admission?.refuseIfFull();
     const requestId = parseIdempotencyKey(idempotencyKeyHeader(request)) ?? randomUUID();
     const fields = parsePurchaseBody(await readJsonBody(request), defaultSku);
-    const outcome = await purchase(adapter, strategy, { ...fields, requestId });
+    const buyOnce = () => purchase(adapter, strategy, { ...fields, requestId });
+    // A buyer who hangs up while waiting in line is taken out of it: nothing
+    // was tried for them, and their place goes to someone still listening.
+    const hungUp = new AbortController();
+    response.once('close', () => hungUp.abort());
+    const outcome = admission ? await admission.run(buyOnce, hungUp.signal) : await buyOnce();
     if (outcome.kind === 'bought') {
       const headers: Record<string, string> = outcome.replayed ? { 'idempotent-replayed': 'true' } : {};
       sendJson(response, 200, {
@@ -112,9 +125,39 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
     { path: '/health', methods: { GET: health, HEAD: health }, description: 'liveness: database and strategy' },
   ];
 
-  return createServer((request, response) => {
+  const sockets = openSocketBudget();
+  const server = createServer((request, response) => {
+    // Near the process's file-descriptor limit every answer closes its
+    // connection, so idle kept-alive sockets of buyers already answered make
+    // room for those still connecting instead of starving them (EMFILE).
+    if (sockets.crowded()) response.shouldKeepAlive = false;
     dispatch(routes, request, response).catch((error: unknown) => sendError(request, response, error));
   });
+  server.on('connection', sockets.track);
+  return server;
+}
+
+/**
+ * Counts this server's open sockets against the process's open-files limit
+ * (Linux /proc/self/limits), keeping a reserve for database connections,
+ * files and the pipes of the runtime itself.
+ */
+function openSocketBudget(): { track(socket: Socket): void; crowded(): boolean } {
+  let open = 0;
+  let limit = Infinity;
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    if (soft) limit = Math.max(64, Number(soft) - 1024);
+  } catch {
+    // Not Linux: no budget, kept-alive as usual.
+  }
+  return {
+    track(socket) {
+      open++;
+      socket.once('close', () => open--);
+    },
+    crowded: () => open >= limit,
+  };
 }
 
 async function dispatch(routes: Route[], request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -165,9 +208,20 @@ function sendError(request: IncomingMessage, response: ServerResponse, error: un
   }
   const headers: Record<string, string> = {};
   if (error instanceof MethodNotAllowedError) headers.allow = error.allow.join(', ');
-  if (error instanceof LockTimeoutError || error instanceof DatabaseUnreachableError) {
+  // "Not now, nothing was sold, try again." CommitUnknownError is a 503 too,
+  // but deliberately without Retry-After: its sale may have happened.
+  if (
+    error instanceof LockTimeoutError ||
+    error instanceof DatabaseUnreachableError ||
+    error instanceof ConnectionLostError ||
+    error instanceof OverloadedError
+  ) {
     headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   }
+  // Shedding load sheds the connection too: under a stampede each idle
+  // kept-alive socket of a refused buyer would hold a file descriptor and
+  // buffers while others still queue in the kernel's accept backlog.
+  if (error instanceof OverloadedError) headers.connection = 'close';
   // An unread body (too large, or refused before reading) must not be parsed
   // as the next request on a kept-alive connection.
   if (!request.complete) {

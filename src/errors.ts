@@ -156,3 +156,39 @@ export class HistoryFormatError extends FlashsaleError {
 export class SchemaMissingError extends FlashsaleError {
   readonly code = 'FS_NO_SCHEMA';
 }
+
+/**
+ * The server refused a purchase before touching the database: --max-queue
+ * purchases already wait for a connection, or none became free in time.
+ * Nothing was tried, nothing sold; 503 with Retry-After.
+ */
+export class OverloadedError extends FlashsaleError {
+  readonly code = 'FS_OVERLOADED';
+  override readonly httpStatus = 503;
+  override readonly httpError = 'overloaded';
+}
+
+/**
+ * The database connection broke (killed, database restarting) before the
+ * transaction was committed. The database rolls back a transaction whose
+ * connection is gone, so nothing was sold; the client may retry (503 with
+ * Retry-After).
+ */
+export class ConnectionLostError extends FlashsaleError {
+  readonly code = 'FS_DB_CONNECTION_LOST';
+  override readonly httpStatus = 503;
+  override readonly httpError = 'database_connection_lost';
+}
+
+/**
+ * The connection broke while COMMIT was in flight: the database may have
+ * committed the sale and lost only the acknowledgement, or not. Neither
+ * "bought" nor "not bought" would be the truth, so the answer is a 503
+ * WITHOUT Retry-After, which clients (and `flashsale attack`) treat as an
+ * unknown outcome to be settled from the ledger by its request id.
+ */
+export class CommitUnknownError extends FlashsaleError {
+  readonly code = 'FS_COMMIT_UNKNOWN';
+  override readonly httpStatus = 503;
+  override readonly httpError = 'commit_outcome_unknown';
+}

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
+import { DEFAULT_MAX_QUEUE } from '../../reference-server/admission.js';
 import { nextShutdownSignal } from '../../reference-server/lifecycle.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../reference-server/launcher.js';
 import { MAX_STOCK } from '../../reference-server/validation.js';
@@ -19,6 +20,7 @@ interface ServeFlags {
   lockTimeout: number;
   adminToken?: string;
   sqliteSynchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+  maxQueue: number;
 }
 
 const UNSAFE_WARNING = `
@@ -41,6 +43,12 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
     .addOption(new Option('--strategy <name>', 'how a purchase is made safe').choices(STRATEGY_NAMES).default('lock'))
     .option('--pool <n>', 'database connections per worker (PostgreSQL, MySQL)', wholeNumber(1, 1000), 10)
     .addOption(new Option('--lock-timeout <duration>', 'longest wait for the row lock before answering 503').argParser(duration(1)).default(5000, '5s'))
+    .option(
+      '--max-queue <n>',
+      'purchases per process that may wait for a database connection (each at most --lock-timeout); beyond, 503 overloaded at once',
+      wholeNumber(0, 1_000_000),
+      DEFAULT_MAX_QUEUE,
+    )
     // --help says where the token comes from, never what it is.
     .addOption(
       new Option('--admin-token <token>', 'lets POST /reset through from non-loopback clients (env FLASHSALE_ADMIN_TOKEN)')
@@ -65,15 +73,22 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
         lockTimeoutMs: flags.lockTimeout,
         adminToken: flags.adminToken,
         sqliteSynchronous: flags.sqliteSynchronous,
+        maxQueue: flags.maxQueue,
       };
       if (options.strategy === 'unsafe') process.stderr.write(UNSAFE_WARNING + '\n');
       const running = await startServer(options);
       process.stdout.write(banner(running, options));
-      const signal = await Promise.race([nextShutdownSignal(), running.stopped.then(() => undefined)]);
-      if (signal) process.stderr.write(`flashsale serve: ${signal}: finishing in-flight purchases, then closing\n`);
+      const ended = await Promise.race([
+        nextShutdownSignal().then((signal) => ({ signal, failure: undefined })),
+        running.stopped.then((failure) => ({ signal: undefined, failure })),
+      ]);
+      if (ended.signal) process.stderr.write(`flashsale serve: ${ended.signal}: finishing in-flight purchases, then closing\n`);
       await running.stop();
-      process.stderr.write('flashsale serve: stopped\n');
-      finish({ exitCode: 0 });
+      // Only a signal someone sent is a normal end; stopping on its own is a
+      // failure, and a non-zero exit is what lets a supervisor notice.
+      const failure = ended.signal ? undefined : (ended.failure ?? 'the server stopped on its own');
+      process.stderr.write(failure ? `flashsale serve: stopped: ${failure}\n` : 'flashsale serve: stopped\n');
+      finish({ exitCode: failure ? 1 : 0 });
     });
 }
 
