@@ -76,10 +76,14 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
         maxQueue: flags.maxQueue,
       };
       if (options.strategy === 'unsafe') process.stderr.write(UNSAFE_WARNING + '\n');
+      // Listening for signals before the banner: whoever reads the banner may
+      // signal at once, and with no listener yet the signal would kill the
+      // process outright instead of stopping it gracefully.
+      const signalled = nextShutdownSignal();
       const running = await startServer(options);
       process.stdout.write(banner(running, options));
       const ended = await Promise.race([
-        nextShutdownSignal().then((signal) => ({ signal, failure: undefined })),
+        signalled.then((signal) => ({ signal, failure: undefined })),
         running.stopped.then((failure) => ({ signal: undefined, failure })),
       ]);
       if (ended.signal) process.stderr.write(`flashsale serve: ${ended.signal}: finishing in-flight purchases, then closing\n`);
