@@ -232,8 +232,9 @@ export async function runWorker(options: ServeOptions, send: (message: WorkerMes
 
 /** What one server process is built from; each process gets its own admission gate. */
 function serverOptions(adapter: Adapter, options: ServeOptions): ReferenceServerOptions {
-  // One purchase per connection at a time: SQLite has one connection, the others a pool.
-  const slots = adapter.dialect === 'sqlite' ? 1 : (options.poolSize ?? 10);
+  // As many slots as pooled connections. SQLite's single connection queues
+  // its own users behind the gate.
+  const slots = options.poolSize ?? 10;
   const admission = new AdmissionGate(slots, options.maxQueue ?? DEFAULT_MAX_QUEUE, options.lockTimeoutMs ?? 5000);
   return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission };
 }
