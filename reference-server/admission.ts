@@ -1,3 +1,4 @@
+import type { Adapter } from '../adapters/adapter.js';
 import { OverloadedError } from '../src/errors.js';
 
 /**
@@ -17,14 +18,16 @@ interface Waiter {
 }
 
 /**
- * Admission control for purchases: at most `slots` run at once (one per
- * database connection, so the pool itself never queues a purchase), at most
- * `maxQueue` wait in line for a slot, in arrival order, for at most `waitMs`.
- * Anyone beyond that is refused at once with OverloadedError (503 with
- * Retry-After), before anything touched the database. This is what keeps a
- * stampede of 20,000 buyers from becoming 20,000 pending promises, sockets'
- * worth of buffers and driver callbacks: memory is bounded by the queue, and
- * every buyer hears an answer in bounded time.
+ * Admission control in front of the database pool: at most `slots`
+ * connections are lent at once (the pool's size, so the pool itself never
+ * queues), at most `maxQueue` requests wait in line for one, in arrival
+ * order, for at most `waitMs`. Anyone beyond that is refused at once with
+ * OverloadedError (503 with Retry-After), before anything touched the
+ * database. This is what keeps a stampede of 20,000 buyers from becoming
+ * 20,000 pending driver callbacks: memory is bounded by the queue, and every
+ * buyer hears an answer in bounded time. The gate holds connections, not
+ * whole purchases, so a strategy that pauses between attempts (optimistic
+ * backoff) gives its connection to the next in line meanwhile.
  */
 export class AdmissionGate {
   private running = 0;
@@ -32,9 +35,9 @@ export class AdmissionGate {
   private readonly waiting = new Set<Waiter>();
 
   constructor(
-    /** Purchases that may hold a database connection at once. */
+    /** Connections that may be lent at once. */
     readonly slots: number,
-    /** Purchases that may wait for a slot; the rest are refused at once. */
+    /** Requests that may wait for a slot; the rest are refused at once. */
     readonly maxQueue: number,
     /** Longest wait for a slot before a waiter is refused. */
     readonly waitMs: number,
@@ -50,22 +53,14 @@ export class AdmissionGate {
     if (this.running >= this.slots && this.waiting.size >= this.maxQueue) throw this.queueFull();
   }
 
-  private queueFull(): OverloadedError {
-    return new OverloadedError(`overloaded: ${this.maxQueue} purchases already wait for a database connection (--max-queue); retry later`);
-  }
-
-  /** Purchases waiting for a slot now. */
+  /** Requests waiting for a slot now. */
   get queued(): number {
     return this.waiting.size;
   }
 
-  /**
-   * Runs `work` once a slot is free. Refuses with OverloadedError when the
-   * queue is full or the wait runs out; `abandoned` (the buyer hung up)
-   * takes a waiter out of line without running anything.
-   */
-  async run<T>(work: () => Promise<T>, abandoned?: AbortSignal): Promise<T> {
-    await this.enter(abandoned);
+  /** Runs `work` holding one slot (entered and left around it). */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    await this.enter();
     try {
       return await work();
     } finally {
@@ -73,28 +68,23 @@ export class AdmissionGate {
     }
   }
 
-  private enter(abandoned?: AbortSignal): Promise<void> {
+  /** Takes a slot, waiting in line if need be; refuses with OverloadedError when the line is full or the wait runs out. */
+  enter(): Promise<void> {
     if (this.running < this.slots) {
       this.running++;
       return Promise.resolve();
     }
-    if (this.waiting.size >= this.maxQueue) {
-      return Promise.reject(this.queueFull());
-    }
+    if (this.waiting.size >= this.maxQueue) return Promise.reject(this.queueFull());
     return new Promise((resolve, reject) => {
-      const leaveLine = () => {
-        clearTimeout(timer);
-        abandoned?.removeEventListener('abort', onAbandon);
-        this.waiting.delete(waiter);
-      };
       const waiter: Waiter = {
         // The slot passes straight from leave() to this waiter: `running` stays as it is.
         admit: () => {
-          leaveLine();
+          clearTimeout(timer);
+          this.waiting.delete(waiter);
           resolve();
         },
         refuse: (error) => {
-          leaveLine();
+          this.waiting.delete(waiter);
           reject(error);
         },
       };
@@ -102,15 +92,45 @@ export class AdmissionGate {
         () => waiter.refuse(new OverloadedError(`overloaded: no database connection became free within ${this.waitMs / 1000} s; retry later`)),
         this.waitMs,
       );
-      const onAbandon = () => waiter.refuse(new OverloadedError('the buyer went away while waiting for a database connection'));
-      abandoned?.addEventListener('abort', onAbandon, { once: true });
       this.waiting.add(waiter);
     });
   }
 
-  private leave(): void {
+  /** Gives a slot back, to the longest waiter if there is one. */
+  leave(): void {
     const next = this.waiting.values().next();
     if (next.done) this.running--;
     else next.value.admit();
   }
+
+  private queueFull(): OverloadedError {
+    return new OverloadedError(`overloaded: ${this.maxQueue} purchases already wait for a database connection (--max-queue); retry later`);
+  }
+}
+
+/** The same adapter, with every connection it lends taken through `gate`. */
+export function admitted(adapter: Adapter, gate: AdmissionGate): Adapter {
+  return {
+    dialect: adapter.dialect,
+    label: adapter.label,
+    migrate: () => adapter.migrate(),
+    serverVersion: () => adapter.serverVersion(),
+    close: () => adapter.close(),
+    async acquire() {
+      await gate.enter();
+      try {
+        return await adapter.acquire();
+      } catch (error) {
+        gate.leave();
+        throw error;
+      }
+    },
+    release(session, broken) {
+      try {
+        adapter.release(session, broken);
+      } finally {
+        gate.leave();
+      }
+    },
+  };
 }

@@ -232,10 +232,8 @@ export async function runWorker(options: ServeOptions, send: (message: WorkerMes
 
 /** What one server process is built from; each process gets its own admission gate. */
 function serverOptions(adapter: Adapter, options: ServeOptions): ReferenceServerOptions {
-  // One purchase per pooled connection at a time. SQLite's one connection
-  // queues its own sessions, so there the slots only bound that queue: a gate
-  // of one would run purchases strictly one after another, which hides the
-  // race of the unsafe strategy (read, yield, write) that it exists to show.
+  // As many slots as pooled connections. SQLite's single connection queues
+  // its own users behind the gate.
   const slots = options.poolSize ?? 10;
   const admission = new AdmissionGate(slots, options.maxQueue ?? DEFAULT_MAX_QUEUE, options.lockTimeoutMs ?? 5000);
   return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission };

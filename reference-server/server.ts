@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Adapter } from '../adapters/adapter.js';
 import { maskUrlsIn } from '../adapters/url.js';
+import { admitted, type AdmissionGate } from './admission.js';
 import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { readInventory, resetStock } from '../adapters/store.js';
-import type { AdmissionGate } from './admission.js';
 import {
   ClientGoneError,
   ConnectionLostError,
@@ -29,7 +29,7 @@ export interface ReferenceServerOptions {
   defaultSku: string;
   /** Lets `POST /reset` through from other hosts than loopback when presented as a bearer token. */
   adminToken?: string | undefined;
-  /** Bounds the purchases running and waiting for a connection; without one, none are refused. */
+  /** Bounds the connections lent and the requests waiting for one; without it, none are refused. */
   admission?: AdmissionGate | undefined;
 }
 
@@ -54,18 +54,15 @@ const RETRY_AFTER_SECONDS = 1;
  * can share one database.
  */
 export function createReferenceServer(options: ReferenceServerOptions): Server {
-  const { adapter, strategy, defaultSku, adminToken, admission } = options;
+  const { strategy, defaultSku, adminToken, admission } = options;
+  // Every connection this server uses is lent through the admission gate.
+  const adapter = admission ? admitted(options.adapter, admission) : options.adapter;
 
   const buy: Handler = async (request, response) => {
     admission?.refuseIfFull();
     const requestId = parseIdempotencyKey(idempotencyKeyHeader(request)) ?? randomUUID();
     const fields = parsePurchaseBody(await readJsonBody(request), defaultSku);
-    const buyOnce = () => purchase(adapter, strategy, { ...fields, requestId });
-    // A buyer who hangs up while waiting in line is taken out of it: nothing
-    // was tried for them, and their place goes to someone still listening.
-    const hungUp = new AbortController();
-    response.once('close', () => hungUp.abort());
-    const outcome = admission ? await admission.run(buyOnce, hungUp.signal) : await buyOnce();
+    const outcome = await purchase(adapter, strategy, { ...fields, requestId });
     if (outcome.kind === 'bought') {
       const headers: Record<string, string> = outcome.replayed ? { 'idempotent-replayed': 'true' } : {};
       sendJson(response, 200, {

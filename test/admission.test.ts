@@ -52,20 +52,4 @@ describe('AdmissionGate', () => {
     next.finish('ok');
     assert.equal(await after, 'ok');
   });
-
-  test('a buyer who hangs up leaves the line without running anything', async () => {
-    const gate = new AdmissionGate(1, 5, 60_000);
-    const holder = heldWork();
-    const held = gate.run(holder.run);
-    const hungUp = new AbortController();
-    const waiter = heldWork();
-    const waiting = gate.run(waiter.run, hungUp.signal);
-    assert.equal(gate.queued, 1);
-    hungUp.abort();
-    await assert.rejects(waiting, { code: 'FS_OVERLOADED' });
-    assert.equal(gate.queued, 0);
-    holder.finish('done');
-    await held;
-    assert.equal(waiter.started(), false);
-  });
 });
