@@ -156,3 +156,16 @@ export class HistoryFormatError extends FlashsaleError {
 export class SchemaMissingError extends FlashsaleError {
   readonly code = 'FS_NO_SCHEMA';
 }
+
+/**
+ * The connection broke while COMMIT was in flight: the database may have
+ * committed the sale and lost only the acknowledgement, or not. Neither
+ * "bought" nor "not bought" would be the truth, so the answer is a 503
+ * WITHOUT Retry-After, which clients (and `flashsale attack`) treat as an
+ * unknown outcome to be settled from the ledger by its request id.
+ */
+export class CommitUnknownError extends FlashsaleError {
+  readonly code = 'FS_COMMIT_UNKNOWN';
+  override readonly httpStatus = 503;
+  override readonly httpError = 'commit_outcome_unknown';
+}
