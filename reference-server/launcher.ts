@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { AdapterOptions, Inventory } from '../adapters/adapter.js';
 import { openAdapter } from '../adapters/open.js';
 import type { StrategyName } from '../adapters/strategies/index.js';
+import { configureBatching } from '../adapters/strategies/batch.js';
 import { prepareStore } from '../adapters/store.js';
 import { ConfigError, PortInUseError } from '../src/errors.js';
 import { closeGracefully, listen } from './lifecycle.js';
@@ -24,6 +25,10 @@ export interface ServeOptions extends AdapterOptions {
   separateProcess?: boolean;
   strategy: StrategyName;
   adminToken?: string | undefined;
+  /** `batch` strategy: most purchases per transaction. */
+  batchSize?: number;
+  /** `batch` strategy: how long a lone buyer waits for company, in ms. */
+  batchWaitMs?: number;
 }
 
 /** A running server, however many processes it has. */
@@ -50,6 +55,7 @@ export interface RunningServer {
  * port. Safety across processes lives entirely in the database's locks.
  */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  applyBatchOptions(options);
   const adapter = await openAdapter(options);
   let prepared: { inventory: Inventory; created: boolean };
   let databaseVersion: string;
@@ -153,6 +159,7 @@ function baseUrl(host: string, port: number): string {
 
 /** The body of each cluster worker: serve until told to stop, then close cleanly. */
 export async function runWorker(options: ServeOptions, send: (message: WorkerMessage) => void): Promise<() => Promise<void>> {
+  applyBatchOptions(options);
   const adapter = await openAdapter(options);
   const server = createReferenceServer({ adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken });
   try {
@@ -163,4 +170,12 @@ export async function runWorker(options: ServeOptions, send: (message: WorkerMes
   }
   let stopping: Promise<void> | undefined;
   return () => (stopping ??= closeGracefully(server).then(() => adapter.close()));
+}
+
+// Each process batches on its own, so each is told the bounds.
+function applyBatchOptions(options: ServeOptions): void {
+  configureBatching({
+    ...(options.batchSize !== undefined && { maxSize: options.batchSize }),
+    ...(options.batchWaitMs !== undefined && { maxWaitMs: options.batchWaitMs }),
+  });
 }
