@@ -13,7 +13,7 @@
 //   (`bench-<db>-<strategy>-<c>-<path>`) whose stock is reset just before.
 //
 // Knobs: BENCH_STOCK (20000), BENCH_CONCURRENCY (64,256), BENCH_STRATEGIES
-// (lock,atomic,optimistic), BENCH_POOL (10), BENCH_ATTACK_PROCESSES (1),
+// (lock,atomic,optimistic,batch), BENCH_POOL (10), BENCH_ATTACK_PROCESSES (1),
 // BENCH_RUN_SECONDS (60: longest one measurement runs before it stops and
 // reports the rate so far), BENCH_WARMUP (2000).
 // Databases: SQLite always (a temporary file); PostgreSQL and MySQL when
@@ -35,7 +35,7 @@ import type { AttackOptions } from '../src/attack/plan.js';
 import { loadAverage1m } from './machine.js';
 
 export type SafeStrategy = Exclude<StrategyName, 'unsafe'>;
-export const SAFE_STRATEGIES: readonly SafeStrategy[] = ['lock', 'atomic', 'optimistic'];
+export const SAFE_STRATEGIES: readonly SafeStrategy[] = ['lock', 'atomic', 'optimistic', 'batch'];
 
 /** One database the benchmark sells on. */
 export interface DatabaseTarget {
