@@ -21,7 +21,9 @@ export interface HotRowFigures {
   tool: string;
   clients: number;
   seconds: number;
+  /** 0 when pgbench failed; then `error` says why (e.g. the server's max_connections). */
   transactions_per_second: number;
+  error?: string;
 }
 
 /** pgbench on one hot row, once per client count; throws when pgbench is absent or fails. */
@@ -46,12 +48,18 @@ export async function measurePostgresHotRow(url: string, clientCounts: number[],
     const figures: HotRowFigures[] = [];
     for (const clients of clientCounts) {
       await resetStock(adapter, sku, 100_000_000);
-      const { stdout } = await run('pgbench', ['-n', '-f', script, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), url], {
-        timeout: (seconds + 60) * 1000,
-      });
-      const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout) ?? /tps = ([\d.]+)/.exec(stdout);
-      if (!match) throw new Error(`pgbench printed no tps:\n${stdout}`);
-      figures.push({ tool: 'pgbench', clients, seconds, transactions_per_second: Number(match[1]) });
+      try {
+        const { stdout } = await run('pgbench', ['-n', '-f', script, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), url], {
+          timeout: (seconds + 60) * 1000,
+        });
+        const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout) ?? /tps = ([\d.]+)/.exec(stdout);
+        if (!match) throw new Error(`pgbench printed no tps: ${stdout.trim().split('\n').pop()}`);
+        figures.push({ tool: 'pgbench', clients, seconds, transactions_per_second: Number(match[1]) });
+      } catch (error) {
+        // One client count failing (a shared server out of connections) keeps the others.
+        const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n')[0];
+        figures.push({ tool: 'pgbench', clients, seconds, transactions_per_second: 0, error: stderr });
+      }
     }
     // The ledger rows of a hot-row run are not kept in a shared database.
     await resetStock(adapter, sku, 0);
