@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { Adapter } from '../adapters/adapter.js';
+import type { Adapter, Session } from '../adapters/adapter.js';
+import { DatabaseUnreachableError } from '../src/errors.js';
 import { openAdapter } from '../adapters/open.js';
 import { sellBatch } from '../adapters/strategies/batch.js';
 import { Batcher } from '../adapters/strategies/batcher.js';
@@ -26,6 +27,35 @@ function recordingBatcher(adapter: Adapter, maxSize = 512) {
     return sellBatch(adapter, requests);
   }, { maxSize, maxWaitMs: 0 });
   return { batches, buy: (request: PurchaseRequest) => batcher.submit(request) };
+}
+
+/**
+ * The adapter, except that the first COMMIT through it commits (or rolls
+ * back) and then throws as a dropped connection would.
+ */
+function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
+  let armed = true;
+  const wrap = (session: Session): Session =>
+    new Proxy(session, {
+      get(target, property) {
+        if (property === 'commit' && armed) {
+          return async () => {
+            armed = false;
+            await (committed ? target.commit() : target.rollback());
+            throw new DatabaseUnreachableError('injected: the connection dropped during COMMIT');
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  return new Proxy(adapter, {
+    get(target, property) {
+      if (property === 'acquire') return async () => wrap(await target.acquire());
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 function request(sku: string, fields: Partial<PurchaseRequest> = {}): PurchaseRequest {
@@ -159,6 +189,28 @@ for (const db of DATABASES) {
       assert.deepEqual(state.ledger.map((row) => row.stockAfter), [9, 8, 7], 'the first attempt left no row behind');
       assert.equal(state.inventory.current_stock, 7);
     });
+
+    // The COMMIT's answer lost on the way back: the database committed (or
+    // rolled back) and the driver reports a dead connection. Injected at the
+    // Session boundary of the real adapter; the database does the rest.
+    for (const [fate, committed] of [['committed', true], ['rolled back', false]] as const) {
+      test(`a COMMIT whose answer was lost and that in fact ${fate}: every buyer hears what the ledger says`, async () => {
+        const sku = await newItem(adapter, 10);
+        const { batches, buy } = recordingBatcher(losingOneCommit(adapter, committed));
+        const outcomes = await settleAll([buy(request(sku)), buy(request(sku)), buy(request(sku))]);
+        assert.equal(batches.length, 1);
+        const state = await readStateWith(adapter, sku);
+        if (committed) {
+          assert.deepEqual(outcomes.map((outcome) => bought(outcome)?.remaining), [9, 8, 7]);
+          assert.deepEqual(state.ledger.map((row) => row.stockAfter), [9, 8, 7]);
+        } else {
+          // 503 with Retry-After: checked under the lock, nothing was sold.
+          assert.deepEqual(outcomes, ['FS_DB_UNREACHABLE', 'FS_DB_UNREACHABLE', 'FS_DB_UNREACHABLE']);
+          assert.equal(state.ledger.length, 0);
+          assert.equal(state.inventory.current_stock, 10);
+        }
+      });
+    }
 
     test('batches never exceed --batch-size and sell the stock exactly', async () => {
       const sku = await newItem(adapter, 20);
