@@ -115,10 +115,19 @@ function plan(stock: number, requests: PurchaseRequest[], prior: Map<string, Pur
   return { decisions, sales, stockAfter: left };
 }
 
+/** A batch decided and written, waiting for its COMMIT. */
+interface Decided {
+  plan: Plan;
+  /** Ledger ids of `plan.sales`, in order. */
+  ids: number[];
+  /** Ledger rows of refused requests' ids: retries of earlier sales. */
+  refusedPrior: Map<string, PurchaseRow>;
+}
+
 /** One transaction for the whole batch; `lookUpFirst` reads every id's prior row before deciding. */
 async function attempt(adapter: Adapter, requests: PurchaseRequest[], lookUpFirst: boolean): Promise<Settled[]> {
   const sku = requests[0]!.sku;
-  let decided: { plan: Plan; ids: number[]; refusedPrior: Map<string, PurchaseRow> } | undefined;
+  let decided: Decided | undefined;
   try {
     await withTransaction(adapter, async (session) => {
       const row = await session.readStockForUpdate(sku);
@@ -131,7 +140,7 @@ async function attempt(adapter: Adapter, requests: PurchaseRequest[], lookUpFirs
     });
   } catch (error) {
     // Decided means the work finished: what failed was the COMMIT itself.
-    if (decided && commitFateUnknown(error)) return resolveCommit(adapter, requests, decided.plan, decided.ids, error);
+    if (decided && commitFateUnknown(error)) return resolveCommit(adapter, requests, decided, error);
     throw error;
   }
   const { plan: batch, ids, refusedPrior } = decided!;
@@ -200,9 +209,10 @@ function commitFateUnknown(error: unknown): boolean {
  * is unknown, and every buyer is told so (503 without Retry-After), never a
  * 200 for a sale that may not exist, nor a 410 that may be untrue.
  */
-async function resolveCommit(adapter: Adapter, requests: PurchaseRequest[], batch: Plan, ids: number[], failure: unknown): Promise<Settled[]> {
+async function resolveCommit(adapter: Adapter, requests: PurchaseRequest[], decided: Decided, failure: unknown): Promise<Settled[]> {
+  const { plan: batch, ids, refusedPrior } = decided;
   // Nothing was written: the answers were decided under the lock and stand.
-  if (batch.sales.length === 0) return answers(requests, batch, ids, new Map());
+  if (batch.sales.length === 0) return answers(requests, batch, ids, refusedPrior);
   let found: PurchaseRow[];
   try {
     found = await withTransaction(adapter, async (session) => {
@@ -218,7 +228,7 @@ async function resolveCommit(adapter: Adapter, requests: PurchaseRequest[], batc
   // Matched on the id, not the request id alone: after our rollback a
   // retry on another worker may have written a row for the same request.
   const landed = batch.sales.filter((sale, index) => rows.get(sale.requestId)?.id === ids[index]).length;
-  if (landed === batch.sales.length) return answers(requests, batch, ids, new Map());
+  if (landed === batch.sales.length) return answers(requests, batch, ids, refusedPrior);
   // Checked under the lock: it did not land, and now it never will.
   if (landed === 0) throw new DatabaseUnreachableError(`the batch's COMMIT failed (${(failure as Error).message}); it did not land, nothing was sold`, { cause: failure });
   throw new CommitUnknownError(`the batch's COMMIT failed (${(failure as Error).message}) and only part of it is visible`);
