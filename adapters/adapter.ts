@@ -111,6 +111,16 @@ export interface Session {
   sellIfAvailable(sale: Omit<NewPurchase, 'stockAfter'>): Promise<Sale | undefined>;
   /** The ledger row written for a request id, if any. */
   findPurchase(requestId: string): Promise<PurchaseRow | undefined>;
+  /**
+   * The writes of a whole batch of sales decided under the row lock (the
+   * `batch` strategy): sets the stock to `stockAfter` and appends every
+   * ledger row in one INSERT. Returns the purchase ids in the order of
+   * `sales`. Throws DuplicateRequestError when any request id already has a
+   * row; the caller's transaction then undoes all of it.
+   */
+  writeSales(sku: string, stockAfter: number, sales: NewPurchase[]): Promise<number[]>;
+  /** The ledger rows written for any of these request ids, in no particular order. */
+  findPurchases(requestIds: string[]): Promise<PurchaseRow[]>;
 
   /** Creates the item unless it exists; true when it was created. */
   seedItem(sku: string, itemName: string, stock: number): Promise<boolean>;

@@ -10,7 +10,7 @@ import {
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { connectError } from './connect-error.js';
-import { toPurchaseRow, type PurchaseRecord } from './rows.js';
+import { idsInOrder, toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
 
 const SCHEMA = `
@@ -70,6 +70,22 @@ const SQL = {
              WHERE sku = $1 AND stock >= $3 RETURNING stock)
            INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after)
            SELECT $1, $2, $3, $4, stock FROM sold RETURNING id, stock_after`,
+  },
+  // The batch strategy's writes: the stock and every ledger row in one
+  // statement, the rows passed as parallel arrays so that one prepared
+  // statement serves any batch size. RETURNING pairs each id with its
+  // request id, since RETURNING promises no order.
+  writeSales: {
+    name: 'fs_write_sales',
+    text: `WITH stock AS (UPDATE inventory SET stock = $2, version = version + 1, updated_at = now() WHERE sku = $1)
+           INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after)
+           SELECT $1, buyer_id, quantity, request_id, stock_after
+           FROM unnest($3::text[], $4::int[], $5::text[], $6::int[]) AS sale(buyer_id, quantity, request_id, stock_after)
+           RETURNING id, request_id`,
+  },
+  findPurchases: {
+    name: 'fs_find_purchases',
+    text: 'SELECT id, sku, buyer_id, quantity, request_id, stock_after, created_at FROM purchases WHERE request_id = ANY($1::text[])',
   },
   findPurchase: {
     name: 'fs_find_purchase',
@@ -211,6 +227,22 @@ class PostgresSession implements Session {
     const { sku, buyerId, quantity, requestId } = sale;
     const row = (await this.query<{ id: string; stock_after: number }>(SQL.sellIfAvailable, [sku, buyerId, quantity, requestId])).rows[0];
     return row && { purchaseId: Number(row.id), stockAfter: row.stock_after };
+  }
+  async writeSales(sku: string, stockAfter: number, sales: NewPurchase[]): Promise<number[]> {
+    const rows = (
+      await this.query<{ id: string; request_id: string }>(SQL.writeSales, [
+        sku,
+        stockAfter,
+        sales.map((sale) => sale.buyerId),
+        sales.map((sale) => sale.quantity),
+        sales.map((sale) => sale.requestId),
+        sales.map((sale) => sale.stockAfter),
+      ])
+    ).rows;
+    return idsInOrder(sales, rows);
+  }
+  async findPurchases(requestIds: string[]): Promise<PurchaseRow[]> {
+    return (await this.query<PurchaseRecord>(SQL.findPurchases, [requestIds])).rows.map(toPurchaseRow);
   }
   async findPurchase(requestId: string): Promise<PurchaseRow | undefined> {
     const record = (await this.query<PurchaseRecord>(SQL.findPurchase, [requestId])).rows[0];

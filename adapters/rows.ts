@@ -1,4 +1,4 @@
-import type { PurchaseRow } from './adapter.js';
+import type { NewPurchase, PurchaseRow } from './adapter.js';
 
 /**
  * A `purchases` row as any of the three drivers returns it: PostgreSQL gives
@@ -25,4 +25,14 @@ export function toPurchaseRow(record: PurchaseRecord): PurchaseRow {
     stockAfter: record.stock_after,
     createdAt: record.created_at instanceof Date ? record.created_at.toISOString() : record.created_at,
   };
+}
+
+/** The ids of rows just inserted, in the order of `sales`, matched on the request id. */
+export function idsInOrder(sales: NewPurchase[], rows: Array<{ id: string | number; request_id: string }>): number[] {
+  const ids = new Map(rows.map((row) => [row.request_id, Number(row.id)]));
+  return sales.map((sale) => {
+    const id = ids.get(sale.requestId);
+    if (id === undefined) throw new Error(`the batch insert returned no id for request ${JSON.stringify(sale.requestId)}`);
+    return id;
+  });
 }

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { maskUrlsIn } from '../adapters/url.js';
 import Table from 'cli-table3';
 import { measureHttpFloor, type FloorFigures } from './http-floor.js';
+import { measurePostgresHotRow, type HotRowFigures } from './hot-row.js';
 import { describeMachine, loadAverage1m, machineLine } from './machine.js';
 import { measureAttackRss, startTrivialEndpoint, type RssRun } from './rss.js';
 import {
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
   let verify: GatheredBench;
   let attack: GatheredBench | null;
   const rss: RssRun[] = [];
+  let hotRow: HotRowFigures[] = [];
   try {
     log(`http floor: a node:http server with no database, ${options.stock.toLocaleString('en-US')} requests at ${options.concurrencies.join(' and ')} in flight`);
     try {
@@ -151,6 +153,11 @@ async function main(): Promise<void> {
         const result = await benchDatabase(target, options);
         machine.databases[target.name] = result.version;
         rows.push(...result.rows);
+        if (target.name === 'postgres') {
+          log('hot row: pgbench, the lock purchase transaction on one row, 1 and 32 clients, 10 s each');
+          hotRow = await measurePostgresHotRow(target.url, [1, 32], 10, scratch);
+          for (const figure of hotRow) log(`  ${figure.clients} clients: ${figure.error ?? `${fmtRate(figure.transactions_per_second)} tx/s`}`);
+        }
       } catch (error) {
         // Masked: these lines go to the terminal and into the committed results file.
         failures.push(`throughput on ${target.name}: ${maskUrlsIn((error as Error).message)}`);
@@ -161,7 +168,7 @@ async function main(): Promise<void> {
     await rm(scratch, { recursive: true, force: true });
   }
 
-  const targets = judge(rows, prove, verify, attack, rss);
+  const targets = [...judge(rows, prove, verify, attack, rss), ...judgeBatch(rows, floor, hotRow)];
   const results = {
     bench: 'all',
     generated_at: new Date().toISOString(),
@@ -176,6 +183,8 @@ async function main(): Promise<void> {
       rows,
       /** node:http with no database under the same load: the most any server/limit ratio can reach here. */
       http_floor: floor,
+      /** PostgreSQL's own one-row limit for the lock transaction, by pgbench. */
+      hot_row: hotRow,
     },
     prove,
     verify,
@@ -187,7 +196,7 @@ async function main(): Promise<void> {
   await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
-  process.stdout.write(`${render(machineLine(machine), rows, floor, prove, verify, attack, rss, targets)}\n`);
+  process.stdout.write(`${render(machineLine(machine), rows, floor, hotRow, prove, verify, attack, rss, targets)}\n`);
   process.stdout.write(`figures: ${RESULTS}\n`);
   for (const failure of failures) process.stdout.write(`not measured: ${failure}\n`);
   if (failures.length > 0) process.exitCode = 1;
@@ -355,10 +364,47 @@ function judge(rows: ThroughputRow[], prove: ProveFigures, verify: GatheredBench
   return targets;
 }
 
+/**
+ * Issue 11's targets for `batch`: ≥ 5 × lock's HTTP rate and ≥ 5 × the
+ * database's one-row limit (PostgreSQL: pgbench; MySQL: the lock transaction
+ * through the driver, the table's lock limit), and on SQLite ≥ 0.8 × the
+ * node:http floor. Compared at each concurrency, best against best.
+ */
+function judgeBatch(rows: ThroughputRow[], floor: FloorFigures[], hotRow: HotRowFigures[]): Target[] {
+  const targets: Target[] = [];
+  const best = (database: string, strategy: string, pick: (row: ThroughputRow) => number) =>
+    Math.max(0, ...rows.filter((row) => row.database === database && row.strategy === strategy).map(pick));
+  for (const database of new Set(rows.map((row) => row.database))) {
+    const batch = best(database, 'batch', (row) => row.http.purchases_per_second);
+    const lock = best(database, 'lock', (row) => row.http.purchases_per_second);
+    if (!batch || !lock) continue;
+    targets.push({ name: `${database} batch / lock, HTTP`, target: '≥ 5.00', value: `${(batch / lock).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(lock)}/s)`, met: batch / lock >= 5 });
+    if (database === 'sqlite') {
+      const top = Math.max(0, ...floor.map((f) => f.requests_per_second));
+      if (top) targets.push({ name: 'sqlite batch / node:http floor', target: '≥ 0.80', value: `${(batch / top).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(top)}/s)`, met: batch / top >= 0.8 });
+      continue;
+    }
+    const limit =
+      database === 'postgres' && hotRow.length
+        ? { value: Math.max(...hotRow.map((f) => f.transactions_per_second)), by: 'pgbench, best client count' }
+        : { value: best(database, 'lock', (row) => row.limit.purchases_per_second), by: 'lock via the driver' };
+    if (limit.value) {
+      targets.push({
+        name: `${database} batch / one-row limit`,
+        target: '≥ 5.00',
+        value: `${(batch / limit.value).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(limit.value)}/s, ${limit.by})`,
+        met: batch / limit.value >= 5,
+      });
+    }
+  }
+  return targets;
+}
+
 function render(
   machine: string,
   rows: ThroughputRow[],
   floor: FloorFigures[],
+  hotRow: HotRowFigures[],
   prove: ProveFigures,
   verify: GatheredBench,
   attack: GatheredBench | null,
@@ -379,6 +425,9 @@ function render(
       ? floor.map((f) => `${fmtRate(f.requests_per_second)} req/s at ${f.concurrency}${f.latency_ms ? ` (p50 ${f.latency_ms.p50} ms)` : ''}${f.errors ? `, ${f.errors} errors` : ''}`).join('; ')
       : 'not measured',
   );
+  if (hotRow.length) {
+    figure('PostgreSQL hot row, pgbench', hotRow.map((f) => `${f.error ? `failed (${f.error})` : `${fmtRate(f.transactions_per_second)} tx/s`} at ${f.clients} client${f.clients === 1 ? '' : 's'}`).join('; '));
+  }
   const proveValue =
     prove.attack_plus_verify_s === null
       ? `not measured${prove.error ? `: ${prove.error}` : ''}`

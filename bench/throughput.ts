@@ -13,9 +13,10 @@
 //   (`bench-<db>-<strategy>-<c>-<path>`) whose stock is reset just before.
 //
 // Knobs: BENCH_STOCK (20000), BENCH_CONCURRENCY (64,256), BENCH_STRATEGIES
-// (lock,atomic,optimistic), BENCH_POOL (10), BENCH_ATTACK_PROCESSES (1),
+// (lock,atomic,optimistic,batch), BENCH_POOL (10), BENCH_ATTACK_PROCESSES (1),
 // BENCH_RUN_SECONDS (60: longest one measurement runs before it stops and
-// reports the rate so far), BENCH_WARMUP (2000).
+// reports the rate so far), BENCH_WARMUP (2000), BENCH_BATCH_SIZE and
+// BENCH_BATCH_WAIT_MS (the batch strategy's bounds; default serve's).
 // Databases: SQLite always (a temporary file); PostgreSQL and MySQL when
 // FLASHSALE_PG_URL and FLASHSALE_MYSQL_URL are set.
 
@@ -29,13 +30,14 @@ import type { Adapter } from '../adapters/adapter.js';
 import { openAdapter } from '../adapters/open.js';
 import { purchase, type StrategyName } from '../adapters/strategies/index.js';
 import { prepareStore, readInventory, resetStock } from '../adapters/store.js';
+import { configureBatching, DEFAULT_BATCH_OPTIONS } from '../adapters/strategies/batch.js';
 import { startServer, type RunningServer } from '../reference-server/launcher.js';
 import { startAttack } from '../src/attack/coordinator.js';
 import type { AttackOptions } from '../src/attack/plan.js';
 import { loadAverage1m } from './machine.js';
 
 export type SafeStrategy = Exclude<StrategyName, 'unsafe'>;
-export const SAFE_STRATEGIES: readonly SafeStrategy[] = ['lock', 'atomic', 'optimistic'];
+export const SAFE_STRATEGIES: readonly SafeStrategy[] = ['lock', 'atomic', 'optimistic', 'batch'];
 
 /** One database the benchmark sells on. */
 export interface DatabaseTarget {
@@ -57,6 +59,9 @@ export interface ThroughputOptions {
   warmup: number;
   /** Longest one measurement may run; then it stops and reports what it has. */
   runDeadlineMs: number;
+  /** The batch strategy's bounds, for the server and the limit alike; undefined: serve's defaults. */
+  batchSize?: number;
+  batchWaitMs?: number;
   /** Where attack histories go. */
   scratchDir: string;
   /** Progress lines (stderr). */
@@ -126,6 +131,8 @@ export function throughputOptionsFromEnv(scratchDir: string, log: (line: string)
     // Optimistic on a hot row can fall to tens of purchases per second; a
     // minute is plenty to measure a steady rate and keeps the whole bench bounded.
     runDeadlineMs: positive(env.BENCH_RUN_SECONDS, 60) * 1000,
+    ...(env.BENCH_BATCH_SIZE && { batchSize: positive(env.BENCH_BATCH_SIZE, DEFAULT_BATCH_OPTIONS.maxSize) }),
+    ...(env.BENCH_BATCH_WAIT_MS && { batchWaitMs: Number(env.BENCH_BATCH_WAIT_MS) }),
     scratchDir,
     log,
   };
@@ -142,6 +149,11 @@ function positive(value: string | undefined, fallback: number): number {
  */
 export async function benchDatabase(target: DatabaseTarget, options: ThroughputOptions): Promise<{ version: string; rows: ThroughputRow[] }> {
   const adapter = await openAdapter({ url: target.url, poolSize: options.poolSize });
+  // The limit's batches (this process) get the server's bounds.
+  configureBatching({
+    ...(options.batchSize !== undefined && { maxSize: options.batchSize }),
+    ...(options.batchWaitMs !== undefined && { maxWaitMs: options.batchWaitMs }),
+  });
   const rows: ThroughputRow[] = [];
   let version: string;
   try {
@@ -162,6 +174,8 @@ export async function benchDatabase(target: DatabaseTarget, options: ThroughputO
         workers: 1,
         separateProcess: true,
         strategy,
+        batchSize: options.batchSize,
+        batchWaitMs: options.batchWaitMs,
       });
       try {
         // JIT, prepared statements and pools warm on both paths before anything counts.

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterOptions, Inventory } from '../adapters/adapter.js';
 import { openAdapter } from '../adapters/open.js';
 import type { StrategyName } from '../adapters/strategies/index.js';
+import { configureBatching } from '../adapters/strategies/batch.js';
 import { prepareStore } from '../adapters/store.js';
 import { ConfigError, PortInUseError } from '../src/errors.js';
 import { AdmissionGate, DEFAULT_MAX_QUEUE } from './admission.js';
@@ -27,6 +28,10 @@ export interface ServeOptions extends AdapterOptions {
   adminToken?: string | undefined;
   /** Purchases each process lets wait for a database connection before answering 503 (default DEFAULT_MAX_QUEUE). */
   maxQueue?: number;
+  /** `batch` strategy: most purchases per transaction. */
+  batchSize?: number;
+  /** `batch` strategy: how long a lone buyer waits for company, in ms. */
+  batchWaitMs?: number;
 }
 
 /**
@@ -65,6 +70,7 @@ export interface RunningServer {
  * port. Safety across processes lives entirely in the database's locks.
  */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  applyBatchOptions(options);
   const adapter = await openAdapter(options);
   let prepared: { inventory: Inventory; created: boolean };
   let databaseVersion: string;
@@ -216,6 +222,7 @@ function baseUrl(host: string, port: number): string {
 
 /** The body of each cluster worker: serve until told to stop, then close cleanly. */
 export async function runWorker(options: ServeOptions, send: (message: WorkerMessage) => void): Promise<() => Promise<void>> {
+  applyBatchOptions(options);
   const adapter = await openAdapter(options, { check: false });
   // Best effort: a worker restarted during an outage starts cold and connects later.
   await adapter.warm?.().catch(() => {});
@@ -237,4 +244,12 @@ function serverOptions(adapter: Adapter, options: ServeOptions): ReferenceServer
   const slots = options.poolSize ?? 10;
   const admission = new AdmissionGate(slots, options.maxQueue ?? DEFAULT_MAX_QUEUE, options.lockTimeoutMs ?? 5000);
   return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission };
+}
+
+// Each process batches on its own, so each is told the bounds.
+function applyBatchOptions(options: ServeOptions): void {
+  configureBatching({
+    ...(options.batchSize !== undefined && { maxSize: options.batchSize }),
+    ...(options.batchWaitMs !== undefined && { maxWaitMs: options.batchWaitMs }),
+  });
 }

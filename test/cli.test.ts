@@ -25,7 +25,7 @@ test('--help lists the commands and --version prints the package version', async
   assert.equal(version.code, 0);
   assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
   const serveHelp = await runCli(['serve', '--help']);
-  for (const strategy of ['lock', 'atomic', 'optimistic', 'unsafe']) assert.match(serveHelp.stdout, new RegExp(`"${strategy}"`));
+  for (const strategy of ['lock', 'atomic', 'optimistic', 'batch', 'unsafe']) assert.match(serveHelp.stdout, new RegExp(`"${strategy}"`));
 });
 
 test('serve with defaults listens on 127.0.0.1:3000 with ./flashsale.db, item A, 100 units, strategy lock', async (t) => {
@@ -103,7 +103,7 @@ test('a port in use is one line and exit 2', async () => {
 
 test('bad flags are one line and exit 2', async () => {
   assertOneLineError(await runCli(['serve', '--port', 'abc']), /error: option '--port <port>' argument 'abc' is invalid/);
-  assertOneLineError(await runCli(['serve', '--strategy', 'yolo']), /argument 'yolo' is invalid. Allowed choices are lock, atomic, optimistic, unsafe/);
+  assertOneLineError(await runCli(['serve', '--strategy', 'yolo']), /argument 'yolo' is invalid. Allowed choices are lock, atomic, optimistic, batch, unsafe/);
   assertOneLineError(await runCli(['serve', '--stock', '-5']), /--stock/);
   assertOneLineError(await runCli(['serve', '--lock-timeout', 'soon']), /--lock-timeout/);
   assertOneLineError(await runCli(['serve', '--bogus']), /unknown option '--bogus'/);

@@ -34,7 +34,7 @@ test('a strategy that is neither built in nor a module is one line and exit 2', 
   assert.match(missing.stderr, /^flashsale: cannot load strategy module file:\/\/\S+\/no-such-strategy\.js: .*\n$/);
   const unknown = await runCli(['prove', '--strategy', 'liar']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /unknown strategy "liar": use lock, atomic, optimistic, unsafe, or a path to a module of your own/);
+  assert.match(unknown.stderr, /unknown strategy "liar": use lock, atomic, optimistic, batch, unsafe, or a path to a module of your own/);
   const notAStrategy = await runCli(['prove', '--strategy', fileURLToPath(new URL('./helpers/http.js', import.meta.url))]);
   assert.equal(notAStrategy.code, 2);
   assert.match(notAStrategy.stderr, /must export a function as default/);

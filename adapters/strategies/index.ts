@@ -3,6 +3,7 @@ import { ConfigError, DuplicateRequestError } from '../../src/errors.js';
 import type { Adapter } from '../adapter.js';
 import { withSession } from '../transaction.js';
 import { atomicStrategy } from './atomic.js';
+import { batchStrategy } from './batch.js';
 import { lockStrategy } from './lock.js';
 import { optimisticStrategy } from './optimistic.js';
 import { replayOf, type PurchaseOutcome, type PurchaseRequest } from './purchase.js';
@@ -17,6 +18,7 @@ export const STRATEGIES = {
   lock: lockStrategy,
   atomic: atomicStrategy,
   optimistic: optimisticStrategy,
+  batch: batchStrategy,
   unsafe: unsafeStrategy,
 } as const satisfies Record<string, Strategy>;
 

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
 import { DEFAULT_MAX_QUEUE } from '../../reference-server/admission.js';
+import { DEFAULT_BATCH_OPTIONS } from '../../adapters/strategies/batch.js';
 import { nextShutdownSignal } from '../../reference-server/lifecycle.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../reference-server/launcher.js';
 import { MAX_STOCK } from '../../reference-server/validation.js';
@@ -21,6 +22,8 @@ interface ServeFlags {
   adminToken?: string;
   sqliteSynchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
   maxQueue: number;
+  batchSize: number;
+  batchWait: number;
 }
 
 const UNSAFE_WARNING = `
@@ -54,6 +57,12 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
       new Option('--admin-token <token>', 'lets POST /reset through from non-loopback clients (env FLASHSALE_ADMIN_TOKEN)')
         .default(process.env.FLASHSALE_ADMIN_TOKEN, process.env.FLASHSALE_ADMIN_TOKEN ? '$FLASHSALE_ADMIN_TOKEN (set)' : undefined),
     )
+    .option('--batch-size <n>', 'batch strategy: most purchases sold in one transaction', wholeNumber(1, 10000), DEFAULT_BATCH_OPTIONS.maxSize)
+    .addOption(
+      new Option('--batch-wait <duration>', 'batch strategy: longest a lone buyer waits for others; 0 = only those already waiting')
+        .argParser(duration(0))
+        .default(DEFAULT_BATCH_OPTIONS.maxWaitMs, '0ms'),
+    )
     .addOption(
       new Option('--sqlite-synchronous <level>', 'SQLite durability: NORMAL may lose the last commits on power loss, FULL does not')
         .choices(['OFF', 'NORMAL', 'FULL', 'EXTRA'])
@@ -74,6 +83,8 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
         adminToken: flags.adminToken,
         sqliteSynchronous: flags.sqliteSynchronous,
         maxQueue: flags.maxQueue,
+        batchSize: flags.batchSize,
+        batchWaitMs: flags.batchWait,
       };
       if (options.strategy === 'unsafe') process.stderr.write(UNSAFE_WARNING + '\n');
       // Listening for signals before the banner: whoever reads the banner may
