@@ -128,6 +128,20 @@ describe('D1 stock-bounds', () => {
     assert.match(result.summary, /3 units ok, 0 units unknown: expected: none possible \(more sold than the stock\)$/);
     assert.doesNotMatch(JSON.stringify(result), /-1|\.\.-/);
   });
+  test('a final stock below zero is said once, not again as "units vanished"', () => {
+    // The DECR-without-undo shop: all 100 sold, the counter at -900. "At least 0 must remain
+    // (units vanished)" would repeat "below zero" and blame a vanishing that did not happen.
+    const sold = Array.from({ length: 3 }, (_, i) => ok(`s${i}`, 0, 1, 2 - i));
+    const counter = check('D1', { stock: 3, ops: sold, final: state(-900) });
+    assert.deepEqual(counter.witnesses.map((w) => w.message), ['the final stock is -900: below zero']);
+    const oversold = check('D1', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 0), ok('c', 0, 1, -1)], final: state(-1) });
+    assert.deepEqual(oversold.witnesses.map((w) => w.message), [
+      'the final stock is -1: below zero',
+      'buyers were told they bought 3 units of 2: oversold by 1, so no final stock can account for the sales',
+    ]);
+    // Below zero while units must remain: both are true and both are said.
+    assertFails(check('D1', { stock: 5, ops: [ok('a', 0, 1, 4)], final: state(-1) }), /at least 4 must remain \(units vanished\)/);
+  });
   test('speaks of 1 unit, not 1 units', () => assert.match(check('D1', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1) }).summary, /1 unit ok, 0 units unknown: expected 1$/));
 });
 

@@ -174,7 +174,9 @@ function stockBounds(facts: HistoryFacts, state: FinalState): CheckResult {
   } else if (final > highest) {
     found.add(() => ({ message: `the final stock is ${final}, but ${okUnits} of ${stock} units were sold to buyers told so: at most ${highest} can remain (a sale was lost)` }));
   }
-  if (final < lowest) {
+  // With nothing owed (lowest 0) a negative final is the "below zero" above,
+  // not also units that vanished.
+  if (final < lowest && !(final < 0 && lowest === 0)) {
     found.add(() => ({
       message: `the final stock is ${final}, but only ${plural(okUnits, 'unit')} ${okUnits === 1 ? 'was' : 'were'} sold and ${infoUnits} more may have been: at least ${lowest} must remain (units vanished)`,
     }));
