@@ -174,6 +174,25 @@ describe('D3 ledger-vs-responses', () => {
   });
 });
 
+describe('an explicit --join that cannot be made', () => {
+  test('is UNKNOWN, not N/A, when another join would work: the verdict is INCONCLUSIVE and names it', () => {
+    // A ledger of request ids, answers without purchase ids, and --join purchase: D3 must not pass
+    // the run by vanishing as "not applicable" while --join request would have checked it.
+    const ops = [ok('a', 0, 1, 0), soldOut('s', 2, 3)];
+    const verdict = judge(ops, { initialStock: 1, state: state(0, [row('a', 0)]), realtime: { exact: true }, maxErrors: 0, join: 'purchase' });
+    const d3 = verdict.checks.find((c) => c.id === 'D3')!;
+    assert.equal(d3.status, 'UNKNOWN', JSON.stringify(d3));
+    assert.equal(d3.needs, '--join request');
+    assert.match(d3.reason!, /cannot join on purchase id \(--join purchase\): no answer carried a purchase id; --join request can/);
+    assert.equal(verdict.status, 'INCONCLUSIVE');
+  });
+  test('stays N/A when no join can be made at all', () => {
+    const ledger: FinalState = { ...state(1, [{ quantity: 1 }]), columns: { requestId: false, stockAfter: false } };
+    const verdict = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: ledger, realtime: { exact: true }, maxErrors: 0, join: 'buyer' });
+    assert.equal(verdict.checks.find((c) => c.id === 'D3')!.status, 'N/A');
+  });
+});
+
 describe('D3 joined on purchase id', () => {
   const bought = (id: string, remaining: number, purchaseId: string | null) => ({ ...ok(id, 0, 1, remaining), purchaseId });
   const byId = (id: number, stockAfter: number): LedgerEntry => ({ id, quantity: 1, stockAfter });
