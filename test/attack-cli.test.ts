@@ -126,6 +126,16 @@ describe('attack: terminal manners', () => {
     assert.doesNotMatch(run.stdout + run.stderr, /\u001b\[/, 'no ANSI escape codes without a terminal');
     assert.ok(run.stderr.trim().split('\n').length <= 2, run.stderr);
   });
+
+  test('one buyer in one process reads as English: "1 buyer", "1 process", "1 operation"', async () => {
+    const run = await runCli(['attack', '--target', target, '--buyers', '1', '--processes', '1', '--history', join(scratch, 'one.jsonl')], { env: { CI: 'true' } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^ {2}1 buyer, closed model, 1 in flight at most, 1 process$/m);
+    assert.match(run.stdout, /\(1 operation, end: done\)/);
+    assert.doesNotMatch(run.stdout, /\b1 (buyers|processes|operations)\b/);
+    const two = await runCli(['attack', '--target', target, '--buyers', '2', '--processes', '2', '--history', join(scratch, 'two.jsonl')], { env: { CI: 'true' } });
+    assert.match(two.stdout, /^ {2}2 buyers, closed model, 2 in flight at most, 2 processes$/m);
+  });
 });
 
 describe('attack: Ctrl-C', () => {

@@ -78,4 +78,32 @@ describe('attack: refused answers and contradicting stock', () => {
     const outcomes = Object.fromEntries(opLines(historyLines(history)).map((op) => [op.buyer, op.outcome]));
     assert.deepEqual(outcomes, { 'b-0': 'rejected', 'b-1': 'http_5xx' });
   });
+
+  test('a 409 "conflict, retry" is sold out by default, and refused with --refused-status 409 alone', async () => {
+    const conflict = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(409, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: 'conflict, retry' }));
+      });
+    });
+    const conflictTarget = await listenOnLoopback(conflict);
+    try {
+      const byDefault = join(scratch, 'conflict-default.jsonl');
+      const plain = await runCli(['attack', '--target', conflictTarget, '--buyers', '2', '--processes', '1', '--history', byDefault, '--json']);
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.deepEqual(opLines(historyLines(byDefault)).map((op) => op.outcome), ['sold_out', 'sold_out']);
+      // The user said what 409 means here; the default sold-out list must give way, as the refused defaults do.
+      const history = join(scratch, 'conflict-refused.jsonl');
+      const run = await runCli(['attack', '--target', conflictTarget, '--buyers', '2', '--processes', '1', '--refused-status', '409', '--history', history, '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(opLines(historyLines(history)).map((op) => op.outcome), ['refused', 'refused']);
+      // Both given on purpose is still a contradiction.
+      const both = await runCli(['attack', '--target', conflictTarget, '--buyers', '2', '--sold-out-status', '409', '--refused-status', '409', '--history', join(scratch, 'both.jsonl')]);
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /409 is in both --sold-out-status and --refused-status/);
+    } finally {
+      closeNow(conflict);
+    }
+  });
 });

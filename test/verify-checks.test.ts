@@ -128,6 +128,20 @@ describe('D1 stock-bounds', () => {
     assert.match(result.summary, /3 units ok, 0 units unknown: expected: none possible \(more sold than the stock\)$/);
     assert.doesNotMatch(JSON.stringify(result), /-1|\.\.-/);
   });
+  test('a final stock below zero is said once, not again as "units vanished"', () => {
+    // The DECR-without-undo shop: all 100 sold, the counter at -900. "At least 0 must remain
+    // (units vanished)" would repeat "below zero" and blame a vanishing that did not happen.
+    const sold = Array.from({ length: 3 }, (_, i) => ok(`s${i}`, 0, 1, 2 - i));
+    const counter = check('D1', { stock: 3, ops: sold, final: state(-900) });
+    assert.deepEqual(counter.witnesses.map((w) => w.message), ['the final stock is -900: below zero']);
+    const oversold = check('D1', { stock: 2, ops: [ok('a', 0, 1, 1), ok('b', 0, 1, 0), ok('c', 0, 1, -1)], final: state(-1) });
+    assert.deepEqual(oversold.witnesses.map((w) => w.message), [
+      'the final stock is -1: below zero',
+      'buyers were told they bought 3 units of 2: oversold by 1, so no final stock can account for the sales',
+    ]);
+    // Below zero while units must remain: both are true and both are said.
+    assertFails(check('D1', { stock: 5, ops: [ok('a', 0, 1, 4)], final: state(-1) }), /at least 4 must remain \(units vanished\)/);
+  });
   test('speaks of 1 unit, not 1 units', () => assert.match(check('D1', { stock: 2, ops: [ok('a', 0, 1, 1)], final: state(1) }).summary, /1 unit ok, 0 units unknown: expected 1$/));
 });
 
@@ -157,6 +171,25 @@ describe('D3 ledger-vs-responses', () => {
     const result = check('D3', { stock: 2, ops: [ok('a', 0, 1, 1)], final: { ...state(1, [{ quantity: 1, id: 1 }]), columns: { requestId: false, stockAfter: false } } });
     assert.equal(result.status, 'N/A');
     assert.match(result.reason!, /no request_id column; the ledger has no buyer_id column; no answer carried a purchase id/);
+  });
+});
+
+describe('an explicit --join that cannot be made', () => {
+  test('is UNKNOWN, not N/A, when another join would work: the verdict is INCONCLUSIVE and names it', () => {
+    // A ledger of request ids, answers without purchase ids, and --join purchase: D3 must not pass
+    // the run by vanishing as "not applicable" while --join request would have checked it.
+    const ops = [ok('a', 0, 1, 0), soldOut('s', 2, 3)];
+    const verdict = judge(ops, { initialStock: 1, state: state(0, [row('a', 0)]), realtime: { exact: true }, maxErrors: 0, join: 'purchase' });
+    const d3 = verdict.checks.find((c) => c.id === 'D3')!;
+    assert.equal(d3.status, 'UNKNOWN', JSON.stringify(d3));
+    assert.equal(d3.needs, '--join request');
+    assert.match(d3.reason!, /cannot join on purchase id \(--join purchase\): no answer carried a purchase id; --join request can/);
+    assert.equal(verdict.status, 'INCONCLUSIVE');
+  });
+  test('stays N/A when no join can be made at all', () => {
+    const ledger: FinalState = { ...state(1, [{ quantity: 1 }]), columns: { requestId: false, stockAfter: false } };
+    const verdict = judge([ok('a', 0, 1, 1)], { initialStock: 2, state: ledger, realtime: { exact: true }, maxErrors: 0, join: 'buyer' });
+    assert.equal(verdict.checks.find((c) => c.id === 'D3')!.status, 'N/A');
   });
 });
 

@@ -42,6 +42,9 @@ describe('verify store flags', () => {
     ['--stock-sql against Redis', { db: REDIS, stockSql: 'SELECT 1' }, /--stock-sql takes SQL, but the store is Redis/],
     ['--ledger against SQL', { db: PG, stockSql: 'SELECT 1', ledger: 'SMEMBERS o' }, /--ledger takes a Redis command, but the store is a SQL database/],
     ['Redis without a stock command', { db: REDIS }, /a Redis store has no reference schema/],
+    // Refused while planning, before any store is opened: a write is named even when the store is unreachable or its password wrong.
+    ['a Redis write as the stock', { db: 'redis://u:pw@127.0.0.1:1/0', stock: 'DEL s' }, /^--stock: "DEL" is not a read command verify sends/],
+    ['a Redis write as the ledger', { finalStock: 0, ledgerDb: REDIS, ledger: 'FLUSHALL' }, /^--ledger: "FLUSHALL" is not a read command verify sends/],
     ['an unknown scheme, password masked', { db: 'oracle://u:pw@h/x' }, /unsupported store URL "oracle:\/\/u:\*\*\*@h\/x": use sqlite:PATH, postgres:\/\/…, mysql:\/\/… or redis:\/\/…/],
   ];
   for (const [name, options, message] of refused) {

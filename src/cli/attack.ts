@@ -61,7 +61,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .addOption(new Option('--header <name:value>', 'extra request header, repeatable; templates allowed in the value').argParser(collect).default([], 'none'))
     .option('--method <method>', 'HTTP method', 'POST')
     .addOption(new Option('--ok-status <list>', 'statuses that mean bought').argParser(statusList).default([200, 201], '200,201'))
-    .addOption(new Option('--sold-out-status <list>', 'statuses that mean sold out').argParser(statusList).default([410, 409], '410,409'))
+    .addOption(new Option('--sold-out-status <list>', 'statuses that mean sold out (a 409 meaning "conflict, retry": give --refused-status 409)').argParser(statusList).default([410, 409], '410,409, less any status given to --refused-status'))
     .option('--ok-body <regex>', 'with an ok status, count as bought only when the body matches')
     .option('--sold-out-body <regex>', 'a body that matches means sold out (for servers that answer 200 to everything)')
     .addOption(new Option('--refused-status <list>', 'statuses that mean "not now, try again": surely not bought, no claim about stock; a 5xx counts only with a Retry-After header ("" for none) (default: 429,503, less any status given to --ok-status or --sold-out-status)').argParser(refusedList))
@@ -73,7 +73,13 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .option('--history <file>', 'history file to write (JSON Lines)', 'flashsale-history.jsonl')
     .option('--json', 'print the summary as one JSON object on stdout, nothing else there')
     .option('--seed <n>', 'seed of the open model\'s arrival schedule (default: random; the summary shows it)', wholeNumber(0, 2 ** 31 - 1))
-    .action(async (flags: AttackFlags) => {
+    .action(async (flags: AttackFlags, command: Command) => {
+      // A status given to --refused-status on purpose leaves the default sold-out list, as the
+      // refused defaults give way to --sold-out-status: a server whose 409 means "conflict,
+      // retry" is described by --refused-status 409 alone, not refused as a contradiction.
+      const soldOutStatus = command.getOptionValueSource('soldOutStatus') === 'default' && flags.refusedStatus
+        ? flags.soldOutStatus.filter((status) => !flags.refusedStatus!.includes(status))
+        : flags.soldOutStatus;
       const faults = commandFaults(flags.fault, flags.faultAt);
       const progress = progressReporter({ json: !!flags.json });
       const attack = startAttack(
@@ -90,7 +96,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           headers: flags.header,
           method: flags.method,
           okStatus: flags.okStatus,
-          soldOutStatus: flags.soldOutStatus,
+          soldOutStatus,
           okBody: flags.okBody,
           soldOutBody: flags.soldOutBody,
           refusedStatus: flags.refusedStatus,

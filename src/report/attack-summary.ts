@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { LATE_AFTER_MS, type AttackSummary } from '../attack/summary.js';
 import { OUTCOMES, OUTCOME_TYPE } from '../history/types.js';
+import { plural } from '../verify/verdict.js';
 
 /** Causes of errors listed under the table; the JSON has them all. */
 const ERRORS_SHOWN = 5;
@@ -15,10 +16,10 @@ export function renderAttackSummary(summary: AttackSummary): string {
   const model = summary.model === 'open' ? `open model at ${summary.rate}/s (seed ${summary.seed})` : 'closed model';
   const lines = [
     `flashsale attack: ${summary.method} ${summary.target}`,
-    `  ${summary.buyers} buyers, ${model}, ${summary.concurrency} in flight at most, ${summary.processes} processes`,
+    `  ${plural(summary.buyers, 'buyer')}, ${model}, ${summary.concurrency} in flight at most, ${summary.processes} ${summary.processes === 1 ? 'process' : 'processes'}`,
   ];
   if (summary.interrupted) {
-    lines.push(`  INTERRUPTED: partial results, ${summary.completed} of ${summary.buyers} buyers completed`);
+    lines.push(`  INTERRUPTED: partial results, ${summary.completed} of ${plural(summary.buyers, 'buyer')} completed`);
   }
   if (summary.end_reason === 'target_lost') {
     lines.push(`  TARGET LOST: it refused connections for longer than the timeout; ${summary.sent} requests tried, the other ${summary.completed - summary.sent} buyers recorded as conn_refused (not sent)`);
@@ -70,7 +71,7 @@ export function renderAttackSummary(summary: AttackSummary): string {
     lines.push(`  real-time checks (H4, H5) have nothing to compare: every request was sent before the first answer came;`);
     lines.push(`  to catch a server that lies about stock, send fewer at once (--concurrency ${fewer}) or arrive at a rate (--rate R)`);
   }
-  lines.push(`  history: ${summary.history} (${summary.completed} operations, end: ${summary.end_reason})`);
+  lines.push(`  history: ${summary.history} (${plural(summary.completed, 'operation')}, end: ${summary.end_reason})`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -45,7 +45,9 @@ export type JoinKey = 'request' | 'buyer' | 'purchase';
 export type JoinChoice = JoinKey | 'auto';
 
 /** How the ledger was joined for D3, D4 and D6, or why it could not be. */
-export type JoinOutcome = { key: JoinKey } | { key: undefined; reason: string };
+/** `instead`: with an explicit --join that cannot be made, a join that could (then the checks are UNKNOWN, not N/A). */
+export type JoinOutcome = { key: JoinKey } | { key: undefined; reason: string; instead?: JoinKey };
+type NoJoin = { reason: string; instead?: JoinKey };
 
 const NO_DB = 'no store given: pass --db (or --stock-db/--ledger-db, --final-stock; with --stock/--ledger or --stock-sql/--ledger-sql for your own schema), or --history-only to decide on the history alone';
 const NO_LEDGER = 'no ledger was read: give --ledger-sql (SQL) or --ledger (Redis)';
@@ -83,7 +85,7 @@ export function databaseChecks(facts: HistoryFacts, state: FinalState | undefine
   }
   const chosen = state.ledger ? chooseJoin(facts.ops, state, join) : undefined;
   const joined = chosen?.key && state.ledger ? joinLedger(facts.ops, state.ledger, chosen.key) : undefined;
-  const noJoin = chosen && !chosen.key ? chosen.reason : '';
+  const noJoin: NoJoin = chosen && !chosen.key ? { reason: chosen.reason, instead: chosen.instead } : { reason: '' };
   return {
     checks: [
       stockBounds(facts, state),
@@ -134,7 +136,10 @@ export function chooseJoin(ops: readonly Operation[], state: FinalState, choice:
   };
   if (choice !== 'auto') {
     const reason = why[choice]();
-    return reason === undefined ? { key: choice } : { key: undefined, reason: `cannot join on ${KEY_NAMES[choice]} (--join ${choice}): ${reason}` };
+    if (reason === undefined) return { key: choice };
+    const instead = (['request', 'buyer', 'purchase'] as const).find((key) => key !== choice && why[key]() === undefined);
+    const can = instead ? `; --join ${instead} can` : '';
+    return { key: undefined, reason: `cannot join on ${KEY_NAMES[choice]} (--join ${choice}): ${reason}${can}`, ...(instead ? { instead } : {}) };
   }
   const reasons: string[] = [];
   for (const key of ['request', 'buyer', 'purchase'] as const) {
@@ -174,7 +179,9 @@ function stockBounds(facts: HistoryFacts, state: FinalState): CheckResult {
   } else if (final > highest) {
     found.add(() => ({ message: `the final stock is ${final}, but ${okUnits} of ${stock} units were sold to buyers told so: at most ${highest} can remain (a sale was lost)` }));
   }
-  if (final < lowest) {
+  // With nothing owed (lowest 0) a negative final is the "below zero" above,
+  // not also units that vanished.
+  if (final < lowest && !(final < 0 && lowest === 0)) {
     found.add(() => ({
       message: `the final stock is ${final}, but only ${plural(okUnits, 'unit')} ${okUnits === 1 ? 'was' : 'were'} sold and ${infoUnits} more may have been: at least ${lowest} must remain (units vanished)`,
     }));
@@ -291,10 +298,15 @@ function shareOrphans(joined: Joined): { byKeylessOks: number; lostKeyless: numb
 }
 
 /** D3: lost, unexpected, aborted-visible and duplicated rows; recovered ones are counted. */
-function ledgerVsResponses(state: FinalState, joined: Joined | undefined, noJoin: string): CheckResult {
+/** The result of a join check that has no join: UNKNOWN when another --join would work, else N/A. */
+function withoutJoin(id: string, name: string, noJoin: NoJoin, reason = noJoin.reason): CheckResult {
+  return noJoin.instead ? unknown(id, name, `--join ${noJoin.instead}`, reason) : notApplicable(id, name, reason);
+}
+
+function ledgerVsResponses(state: FinalState, joined: Joined | undefined, noJoin: NoJoin): CheckResult {
   const [id, name] = ['D3', 'ledger-vs-responses'];
   if (!state.ledger) return unknown(id, name, '--ledger-sql', NO_LEDGER);
-  if (!joined) return notApplicable(id, name, noJoin);
+  if (!joined) return withoutJoin(id, name, noJoin);
   const keyName = KEY_NAMES[joined.key];
   const found = new WitnessList();
   let aborted = 0;
@@ -353,11 +365,11 @@ function ledgerVsResponses(state: FinalState, joined: Joined | undefined, noJoin
 }
 
 /** D4: each row's stock_after equals the remaining its buyer was told; rows own distinct units. */
-function stockAfterMatch(state: FinalState, joined: Joined | undefined, noJoin: string): CheckResult {
+function stockAfterMatch(state: FinalState, joined: Joined | undefined, noJoin: NoJoin): CheckResult {
   const [id, name] = ['D4', 'stock-after-match'];
   if (!state.ledger) return unknown(id, name, '--ledger-sql', NO_LEDGER);
   if (!state.columns.stockAfter) return notApplicable(id, name, 'the ledger has no stock_after column (return one from your ledger query if you have it)');
-  if (!joined) return notApplicable(id, name, noJoin);
+  if (!joined) return withoutJoin(id, name, noJoin);
   const found = new WitnessList();
   let compared = 0;
   for (const { rows, op } of joined.groups.values()) {
@@ -413,11 +425,12 @@ function soldOutFinal(facts: HistoryFacts, state: FinalState): CheckResult {
  * early as the earliest of them: the most any of them allows, so settling
  * never invents a failure.
  */
-function resolvedRecheck(facts: HistoryFacts, state: FinalState, joined: Joined | undefined, noJoin: string, historyResults: CheckResult[] | undefined): CheckResult {
+function resolvedRecheck(facts: HistoryFacts, state: FinalState, joined: Joined | undefined, noJoin: NoJoin, historyResults: CheckResult[] | undefined): CheckResult {
   const [id, name] = ['D6', 'resolved-recheck'];
   if (!state.ledger) return unknown(id, name, '--ledger-sql', NO_LEDGER);
-  if (!joined) return notApplicable(id, name, `${noJoin}, so unknown operations cannot be settled`);
+  // Without stock_after no join would make D6 run: N/A first, so a --join hint never promises it.
   if (!state.columns.stockAfter) return notApplicable(id, name, 'the ledger has no stock_after column to place settled operations with');
+  if (!joined) return withoutJoin(id, name, noJoin, `${noJoin.reason}, so unknown operations cannot be settled`);
   let happened = 0;
   let didNot = 0;
   let rerun: CheckResult[];

@@ -1,3 +1,4 @@
+import { parseRedisCommand } from '../../adapters/redis-command.js';
 import { openReader, storeLanguage, type LedgerMember, type QueryAnswer, type StoreReader } from '../../adapters/reader.js';
 import { ConfigError, FlashsaleError } from '../errors.js';
 import type { FinalState, LedgerEntry } from './db-audit.js';
@@ -105,6 +106,9 @@ function checkLanguage(url: string, query: Omit<UserQuery, 'url'>): Omit<UserQue
     throw new ConfigError(`${query.flag} takes SQL, but the store is Redis: give ${query.flag.replace('-sql', '')} 'GET key' (a Redis read command) instead`);
   }
   if (language === 'sql' && !isSql) throw new ConfigError(`${query.flag} takes a Redis command, but the store is a SQL database: give ${query.flag}-sql 'SELECT …' instead`);
+  // A write is refused now, before the store is opened: the user learns it even
+  // when the store is unreachable or refuses the password, and nothing is sent.
+  if (language === 'redis') parseRedisCommand(query.text, query.flag);
   return query;
 }
 
