@@ -8,11 +8,15 @@
 // and is refused at connect: surely not sent.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServe } from './helpers/cli.js';
+import { runCli, startServe } from './helpers/cli.js';
 import { freshSqliteUrl } from './helpers/databases.js';
+import { Client } from './helpers/http.js';
 
 test('SIGTERM: an in-flight purchase is answered with Connection: close', async () => {
   const server = await startServe(['--db', freshSqliteUrl(), '--stock', '10']);
@@ -39,6 +43,38 @@ test('SIGTERM: an in-flight purchase is answered with Connection: close', async 
     for (let attempt = 0; attempt < 750 && server.child.exitCode === null; attempt++) await sleep(20);
     const exit = await server.stop('SIGTERM');
     assert.equal(exit.code, 0, exit.stderr);
+  } finally {
+    await server.stop('SIGKILL');
+  }
+});
+
+// The same, end to end: a closed-model stampede kept 24 requests on 24
+// kept-alive connections; at SIGTERM, those whose next request was still
+// unread in the kernel's buffer were cut as "idle" (ECONNRESET, other side
+// closed): 24 unknown outcomes and an E1 FAIL for a server that shut down
+// cleanly. Now every request is answered, or refused at connect.
+test('SIGTERM mid-stampede: every request is answered or refused at connect, verify PASS', async () => {
+  const url = freshSqliteUrl();
+  const server = await startServe(['--db', url, '--stock', '1000000']);
+  const history = join(mkdtempSync(join(tmpdir(), 'flashsale-shutdown-')), 'h.jsonl');
+  try {
+    const attack = runCli(['attack', '--target', `${server.url}/buy`, '--buyers', '20000', '--concurrency', '24', '--processes', '2', '--timeout', '2s', '--history', history, '--json'], { env: { CI: 'true' }, timeoutMs: 120_000 });
+    const client = new Client(server.url, 1);
+    for (let attempt = 0; attempt < 1500; attempt++) {
+      const answer = await client.inventory().catch(() => undefined);
+      if (answer && answer.body.initial_stock - answer.body.current_stock >= 300) break;
+      await sleep(20);
+    }
+    await client.close();
+    server.child.kill('SIGTERM');
+    const run = await attack;
+    assert.equal(run.code, 2, run.stderr);
+    const summary = JSON.parse(run.stdout);
+    assert.ok(summary.outcomes.bought >= 300, run.stdout);
+    assert.equal(summary.types.info, 0, `no unknown outcome after a graceful shutdown:\n${run.stdout}`);
+    for (let attempt = 0; attempt < 750 && server.child.exitCode === null; attempt++) await sleep(20);
+    const verify = await runCli(['verify', '--history', history, '--db', url]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   } finally {
     await server.stop('SIGKILL');
   }
