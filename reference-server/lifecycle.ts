@@ -1,8 +1,11 @@
 import type { Server } from 'node:http';
+import net from 'node:net';
 import { ConfigError, PortInUseError } from '../src/errors.js';
 
 /** How long in-flight purchases get to finish after a shutdown signal. */
 export const GRACE_PERIOD_MS = 10_000;
+/** How long connections idle at shutdown stay open, so a request already sent on one is read. */
+const IDLE_LINGER_MS = 100;
 
 /**
  * Connections the kernel may hold for us before we accept them. A stampede
@@ -42,11 +45,17 @@ export function closeGracefully(server: Server, graceMs = GRACE_PERIOD_MS): Prom
   return new Promise((resolve) => {
     const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
     deadline.unref();
-    server.close(() => {
+    // Stop accepting, but not through http's close(), which also cuts every
+    // connection idle at this instant, including those whose next request is
+    // already in the kernel's buffer, unread: that request would end
+    // unanswered, an unknown outcome for a purchase never attempted. One turn
+    // of the event loop reads such requests (they are then in flight, and
+    // answered with Connection: close); only then are the idle ones cut.
+    net.Server.prototype.close.call(server, () => {
       clearTimeout(deadline);
       resolve();
     });
-    server.closeIdleConnections();
+    setTimeout(() => server.closeIdleConnections(), IDLE_LINGER_MS).unref();
   });
 }
 

@@ -183,6 +183,12 @@ function decodeParameter(raw: string): string {
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const payload = JSON.stringify(body);
+  // A server that has stopped listening (SIGTERM) only finishes what is in
+  // flight: tell the client not to reuse this connection. Otherwise its next
+  // request lands on a socket we are about to close and is cut unanswered (an
+  // unknown outcome) instead of being refused at connect (surely not sent).
+  const socket = response.socket as (Socket & { server?: { listening: boolean } }) | null;
+  if (socket?.server && !socket.server.listening) response.shouldKeepAlive = false;
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
