@@ -63,6 +63,25 @@ describe('fault plan', () => {
   });
 });
 
+describe('kill and pause overlapping on SQLite', () => {
+  let server: RunningServer | undefined;
+  after(() => server?.stop());
+
+  // In a run, a kill still waiting for its replacement may meet the next
+  // fault's share: both must do what they say, on different workers.
+  test('both succeed, each on a worker of its own', async () => {
+    server = await startFaultServer(freshSqliteUrl(), uniqueSku('overlap'));
+    const { injections } = planFaults({ names: ['kill', 'pause'], dialect: 'sqlite', stock: 100, buyers: 1000, connections: undefined });
+    const kill = injections.find((fault) => fault.name === 'kill')!;
+    const pause = injections.find((fault) => fault.name === 'pause')!;
+    const [oldest, youngest] = [liveServerWorkers()[0]!.process.pid!, liveServerWorkers().at(-1)!.process.pid!];
+    assert.notEqual(oldest, youngest);
+    await Promise.all([kill.run(), pause.run()]);
+    assert.match(kill.detail, new RegExp(`^worker ${oldest} killed with SIGKILL`));
+    assert.match(pause.detail, new RegExp(`^worker ${youngest} stopped with SIGSTOP for 1.0 s, then SIGCONT`));
+  });
+});
+
 describe('pause on SQLite', () => {
   let server: RunningServer | undefined;
   after(() => server?.stop());
@@ -71,7 +90,8 @@ describe('pause on SQLite', () => {
     const sku = uniqueSku('pause');
     server = await startFaultServer(freshSqliteUrl(), sku);
     const [pause] = planFaults({ names: ['pause'], dialect: 'sqlite', stock: 100, buyers: 1000, connections: undefined }).injections;
-    const pid = liveServerWorkers()[0]!.process.pid!;
+    // pause acts on the youngest worker (kill on the oldest), so overlapping faults hit different ones.
+    const pid = liveServerWorkers().at(-1)!.process.pid!;
     const running = pause!.run();
     await eventually(() => processState(pid) === 'T', `worker ${pid} stopped`);
     await running;

@@ -10,13 +10,21 @@ export const PAUSE_MS = 1000;
 
 /** SIGSTOP one server worker, wait PAUSE_MS, SIGCONT it. Resolves with what happened. */
 export async function pauseServerWorker(pauseMs = PAUSE_MS): Promise<string> {
-  const pid = victimWorker().process.pid!;
+  const pid = victimWorker('youngest').process.pid!;
   process.kill(pid, 'SIGSTOP');
+  let resumed = true;
   try {
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   } finally {
     // Always resumed, even if the wait were cut short: a worker left stopped would hang the run.
-    process.kill(pid, 'SIGCONT');
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch (error) {
+      // Killed while paused (another fault, or the outside world): nothing is left to resume.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      resumed = false;
+    }
   }
-  return `worker ${pid} stopped with SIGSTOP for ${(pauseMs / 1000).toFixed(1)} s, then SIGCONT`;
+  const stopped = `worker ${pid} stopped with SIGSTOP for ${(pauseMs / 1000).toFixed(1)} s`;
+  return resumed ? `${stopped}, then SIGCONT` : `${stopped}; it was gone before SIGCONT`;
 }

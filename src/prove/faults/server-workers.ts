@@ -11,9 +11,14 @@ export function liveServerWorkers(): Worker[] {
     .sort((a, b) => a.id - b.id);
 }
 
-/** The worker a fault acts on: the oldest live one, so a run is easy to follow in the logs. */
-export function victimWorker(): Worker {
-  const worker = liveServerWorkers()[0];
+/**
+ * The worker a fault acts on: the oldest live one for kill, the youngest for
+ * pause. Faults may overlap (a kill waits for its replacement while the next
+ * fault's share is reached), and on different workers each does what it says.
+ */
+export function victimWorker(which: 'oldest' | 'youngest' = 'oldest'): Worker {
+  const live = liveServerWorkers();
+  const worker = which === 'oldest' ? live[0] : live.at(-1);
   if (!worker) throw new Error('no live server worker to act on');
   return worker;
 }
