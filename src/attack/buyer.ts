@@ -525,8 +525,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Connection errors that trying again cannot mend (a certificate the client will not accept). */
+/**
+ * Errors of a connection attempt, which a later attempt may not meet (the
+ * target restarting, a full backlog). Anything else before the request was
+ * written (a certificate the client will not accept, an argument undici
+ * refuses) would fail the same way again: not retried.
+ */
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAI_AGAIN']);
+
 function permanent(error: Error): boolean {
-  const code = errorCode(error);
-  return code.includes('CERT') || code.startsWith('ERR_TLS');
+  return !RETRYABLE.has(errorCode(error));
 }
