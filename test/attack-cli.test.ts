@@ -1,7 +1,6 @@
 // `flashsale attack` as a user meets it: exit codes and one-line messages for
 // mistakes, terminal manners, and Ctrl-C keeping what was written.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -11,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openHistory } from '../src/history/reader.js';
 import type { OpRecord } from '../src/history/types.js';
-import { BIN, runCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-attack-cli-'));
@@ -164,23 +163,17 @@ describe('attack: Ctrl-C', () => {
   test('stops every child, keeps the history written so far, prints the partial summary', async () => {
     const history = join(scratch, 'interrupted.jsonl');
     writeFileSync(history, 'old content\n');
-    const child = spawn(process.execPath, [BIN, 'attack', '--target', target, '--buyers', '100', '--concurrency', '10', '--processes', '2', '--timeout', '30s', '--history', history, '--json'], {
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 30_000,
+    const attack = spawnCli(['attack', '--target', target, '--buyers', '100', '--concurrency', '10', '--processes', '2', '--timeout', '30s', '--history', history, '--json'], {
+      env: { CI: 'true' },
+      timeoutMs: 30_000,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const closed = once(child, 'close');
 
     // Wait until the server holds ten requests it will never answer.
     const deadline = Date.now() + 15_000;
     while (hanging.length < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(hanging.length, 10, `the attack did not get stuck as planned: ${stderr}`);
-    child.kill('SIGINT');
-    const [code] = await closed;
+    assert.equal(hanging.length, 10, `the attack did not get stuck as planned: ${attack.output().stderr}`);
+    attack.child.kill('SIGINT');
+    const { code, stdout, stderr } = await attack.done;
 
     assert.equal(code, 130, stderr);
     const summary = JSON.parse(stdout);

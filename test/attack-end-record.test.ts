@@ -2,8 +2,6 @@
 // and after Ctrl-C, the fault lines of --fault, and the summary's word on a
 // run whose real-time checks have nothing to compare.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runAttack } from '../src/attack/coordinator.js';
-import { BIN, runCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 import { historyLines, opLines, show } from './helpers/history-lines.js';
 import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
@@ -80,20 +78,14 @@ describe('attack: the end line and the fault lines', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) test(`${signal} of attack: what completed is flushed, then an end line that says interrupted`, async () => {
     target.set({ answerFirst: 20 });
     const history = join(scratch, `interrupted-${signal}.jsonl`);
-    const child = spawn(process.execPath, [BIN, 'attack', '--target', url, '--buyers', '100', '--concurrency', '10', '--processes', '2', '--timeout', '30s', '--history', history, '--json'], {
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 30_000,
+    const attack = spawnCli(['attack', '--target', url, '--buyers', '100', '--concurrency', '10', '--processes', '2', '--timeout', '30s', '--history', history, '--json'], {
+      env: { CI: 'true' },
+      timeoutMs: 30_000,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const closed = once(child, 'close');
     for (let wait = 0; target.hanging.length < 10 && wait < 750; wait++) await sleep(20);
-    assert.equal(target.hanging.length, 10, `the attack did not get stuck as planned: ${stderr}`);
-    child.kill(signal);
-    const [code] = await closed;
+    assert.equal(target.hanging.length, 10, `the attack did not get stuck as planned: ${attack.output().stderr}`);
+    attack.child.kill(signal);
+    const { code, stdout, stderr } = await attack.done;
     for (const response of target.hanging.splice(0)) response.destroy();
 
     assert.equal(code, 130, stderr);

@@ -4,14 +4,14 @@
 // the history is whole (an end line that counts them), the summary prints,
 // and the exit code is the documented one (2, target lost).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, runCli, startServe, type CliRun } from './helpers/cli.js';
+import { runCli, spawnCli, startServe, type CliProcess, type CliRun } from './helpers/cli.js';
 import { DATABASES, uniqueSku } from './helpers/databases.js';
 import { Client } from './helpers/http.js';
 import { historyLines, opLines, show } from './helpers/history-lines.js';
@@ -24,14 +24,8 @@ const STOCK = 1_000_000;
 const BEFORE_KILL = 300;
 
 /** `flashsale attack … --json` as a child process, to be waited on. */
-function startAttack(args: string[]): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [BIN, 'attack', ...args, '--json'], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const done = once(child, 'close').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-  return { child, done };
+function startAttack(args: string[]): CliProcess {
+  return spawnCli(['attack', ...args, '--json'], { env: { CI: 'true' }, timeoutMs: 120_000 });
 }
 
 /** Polls the reference server until it has sold `units`; bounded. */
