@@ -1,6 +1,25 @@
 import { createReadStream } from 'node:fs';
 import { HistoryFormatError } from '../errors.js';
-import { HISTORY_SCHEMA, OUTCOME_TYPE, OUTCOMES, type EndReason, type FaultRecord, type HistoryEnd, type HistoryMeta, type HistoryRecord, type OpRecord, type Outcome } from './types.js';
+import {
+  HISTORY_SCHEMA,
+  OUTCOME_TYPE,
+  OUTCOMES,
+  STEP_NAMES,
+  STEP_OUTCOME_TYPE,
+  STEP_OUTCOMES,
+  STEP_SUCCESS,
+  type EndReason,
+  type FaultRecord,
+  type FlowName,
+  type HistoryEnd,
+  type HistoryMeta,
+  type HistoryRecord,
+  type OpRecord,
+  type Outcome,
+  type StepName,
+  type StepOutcome,
+  type StepRecord,
+} from './types.js';
 
 // A streaming reader: one line in memory at a time (plus one read chunk), so
 // a history of millions of operations is read in constant memory. Every line
@@ -202,8 +221,9 @@ export function parseHistoryLine(line: string, path: string, lineNumber: number)
   if (record.kind === 'op') return parseOp(record, line, where);
   if (record.kind === 'fault') return parseFault(record, line, where);
   if (record.kind === 'end') return parseEnd(record, line, where);
+  if (record.kind === 'step') return parseStep(record, line, where);
   if (record.kind === 'meta') throw new HistoryFormatError(`${where}: a second meta line: two histories joined into one file? (give them as separate --history files)`);
-  throw new HistoryFormatError(`${where}: expected an op, fault or end line, found kind ${JSON.stringify(record.kind)}`);
+  throw new HistoryFormatError(`${where}: expected an op, step, fault or end line, found kind ${JSON.stringify(record.kind)}`);
 }
 
 function parseMeta(record: Record<string, unknown>, line: string, where: Where): HistoryMeta {
@@ -227,7 +247,50 @@ function parseMeta(record: Record<string, unknown>, line: string, where: Where):
     host_id: field.text('host_id', ''),
     ready_at: field.time('ready_at', 0n),
     released_at: field.time('released_at', 0n),
+    ...(record.flow === undefined || record.flow === null ? {} : { flow: parseFlow(record.flow, where) }),
   };
+}
+
+const FLOWS: readonly FlowName[] = ['reserve-confirm'];
+
+function parseFlow(value: unknown, where: Where): FlowName {
+  if (FLOWS.includes(value as FlowName)) return value as FlowName;
+  throw new HistoryFormatError(`${where}: unknown flow ${JSON.stringify(value)} (known: ${FLOWS.join(', ')})`);
+}
+
+function parseStep(record: Record<string, unknown>, line: string, where: Where): StepRecord {
+  const field = new Fields(record, line, where);
+  const step = record.step as StepName;
+  if (!STEP_NAMES.includes(step)) throw new HistoryFormatError(`${where}: unknown step ${JSON.stringify(record.step)} (known: ${STEP_NAMES.join(', ')})`);
+  const outcome = record.outcome as StepOutcome;
+  if (!STEP_OUTCOMES.includes(outcome)) throw new HistoryFormatError(`${where}: unknown step outcome ${JSON.stringify(record.outcome)}`);
+  if (record.type !== STEP_OUTCOME_TYPE[outcome]) {
+    throw new HistoryFormatError(`${where}: outcome ${outcome} must have type ${STEP_OUTCOME_TYPE[outcome]}, not ${JSON.stringify(record.type)}`);
+  }
+  const succeeded = outcome === 'reserved' || outcome === 'confirmed' || outcome === 'cancelled';
+  if (succeeded && outcome !== STEP_SUCCESS[step]) throw new HistoryFormatError(`${where}: a ${step} step cannot end ${outcome}`);
+  const parsed: StepRecord = {
+    kind: 'step',
+    process: field.count('process'),
+    buyer: field.text('buyer'),
+    flow_id: field.text('flow_id'),
+    step,
+    request_id: field.text('request_id'),
+    type: STEP_OUTCOME_TYPE[outcome],
+    outcome,
+    t_inv: field.time('t_inv'),
+    t_cmp: field.time('t_cmp'),
+    status: field.nullableCount('status'),
+    reservation_id: field.nullableText('reservation_id'),
+    quantity: field.count('quantity', 1),
+    remaining: field.nullableInteger('remaining'),
+    ttl_ms: field.nullableNumber('ttl_ms'),
+    error: field.nullableText('error'),
+  };
+  if (parsed.t_cmp < parsed.t_inv) throw new HistoryFormatError(`${where}: t_cmp is before t_inv`);
+  if (outcome === 'reserved' && parsed.reservation_id === null) throw new HistoryFormatError(`${where}: a reserved step must carry its reservation_id`);
+  if (parsed.ttl_ms !== null && !(parsed.ttl_ms > 0)) throw new HistoryFormatError(`${where}: "ttl_ms" must be above 0`);
+  return parsed;
 }
 
 function parseOp(record: Record<string, unknown>, line: string, where: Where): OpRecord {

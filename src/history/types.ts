@@ -66,6 +66,11 @@ export interface HistoryMeta {
   ready_at: bigint;
   /** hrtime (ns) when the barrier released: no operation was invoked before it. */
   released_at: bigint;
+  /**
+   * The flow each buyer ran (`attack --flow`); absent for one-step purchases.
+   * A flow history holds step lines instead of op lines.
+   */
+  flow?: FlowName;
 }
 
 /** One completed operation: one request and what became of it. */
@@ -134,5 +139,97 @@ export interface FaultRecord {
   error: string | null;
 }
 
+/**
+ * Multi-step flows (issue 12): a buyer reserves units, then confirms, cancels
+ * or abandons the hold. Each request of a flow is one step line.
+ */
+export type FlowName = 'reserve-confirm';
+
+/** Which request of a flow a step line records. */
+export type StepName = 'reserve' | 'confirm' | 'cancel';
+
+export const STEP_NAMES: readonly StepName[] = ['reserve', 'confirm', 'cancel'];
+
+/**
+ * What became of one step. The first four are the step's own success or
+ * refusal; the rest mean what they mean for a purchase (Outcome).
+ * - reserved: the hold surely exists (201/200 with a reservation id).
+ * - confirmed / cancelled: the hold was surely settled by this step.
+ * - sold_out: a reserve refused because too few units were available.
+ * - expired: a confirm or cancel refused because the hold had expired (its
+ *   units went back on sale by expiry, not by this step).
+ * - rejected: any other definite refusal (unknown, foreign, already
+ *   confirmed or cancelled reservation; bad input).
+ */
+export type StepOutcome = 'reserved' | 'confirmed' | 'cancelled' | 'sold_out' | 'expired' | 'refused' | 'rejected' | 'http_5xx' | 'timeout' | 'conn_reset' | 'conn_refused' | 'bad_body';
+
+export const STEP_OUTCOMES: readonly StepOutcome[] = ['reserved', 'confirmed', 'cancelled', 'sold_out', 'expired', 'refused', 'rejected', 'http_5xx', 'timeout', 'conn_reset', 'conn_refused', 'bad_body'];
+
+/** As for purchases: an outcome never changes type. */
+export const STEP_OUTCOME_TYPE: Readonly<Record<StepOutcome, OpType>> = {
+  reserved: 'ok',
+  confirmed: 'ok',
+  cancelled: 'ok',
+  sold_out: 'fail',
+  expired: 'fail',
+  refused: 'fail',
+  rejected: 'fail',
+  conn_refused: 'fail',
+  http_5xx: 'info',
+  timeout: 'info',
+  conn_reset: 'info',
+  bad_body: 'info',
+};
+
+/** The outcome a step counts as success for. */
+export const STEP_SUCCESS: Readonly<Record<StepName, StepOutcome>> = { reserve: 'reserved', confirm: 'confirmed', cancel: 'cancelled' };
+
+/**
+ * One completed step of a flow: one request and what became of it. Times,
+ * status and error mean what they mean on an op line.
+ */
+export interface StepRecord {
+  kind: 'step';
+  process: number;
+  buyer: string;
+  /**
+   * The buyer's flow: its reserve's request id. Every step of one flow
+   * carries it, so a flow's steps are found without a join.
+   */
+  flow_id: string;
+  step: StepName;
+  /**
+   * Sent as Idempotency-Key. A reserve's is requestId(run, i), as a
+   * purchase's; a confirm's is `<flow_id>.confirm`, a cancel's
+   * `<flow_id>.cancel`.
+   */
+  request_id: string;
+  type: OpType;
+  outcome: StepOutcome;
+  t_inv: bigint;
+  t_cmp: bigint;
+  status: number | null;
+  /**
+   * The reservation this step made (reserve: from the answer) or acted on
+   * (confirm, cancel: as sent); null when a reserve got none.
+   */
+  reservation_id: string | null;
+  /** Units the reserve asked for (confirm and cancel: the hold's units). */
+  quantity: number;
+  /**
+   * Units the answer says are still available (not held, not sold), or
+   * null when it says none. Any integer, as on an op line.
+   */
+  remaining: number | null;
+  /**
+   * A reserve's hold time as its answer stated it (`ttl_seconds` × 1000), in
+   * ms; null on other steps and when the answer stated none (verify then
+   * takes `--reservation-ttl`). A hold made by a reserve that completed at
+   * t_cmp has surely expired by t_cmp + ttl_ms.
+   */
+  ttl_ms: number | null;
+  error: string | null;
+}
+
 /** Any line of a history file. */
-export type HistoryRecord = HistoryMeta | OpRecord | HistoryEnd | FaultRecord;
+export type HistoryRecord = HistoryMeta | OpRecord | HistoryEnd | FaultRecord | StepRecord;

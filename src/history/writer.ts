@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { FaultRecord, HistoryEnd, HistoryMeta, OpRecord } from './types.js';
+import type { FaultRecord, HistoryEnd, HistoryMeta, OpRecord, StepRecord } from './types.js';
 
 // Times are nanoseconds from process.hrtime.bigint(); they can exceed 2^53, so
 // they are written as decimal integer literals from bigint.toString(), never
@@ -15,6 +15,20 @@ export function formatOpLine(op: OpRecord): string {
     `,"status":${op.status === null ? 'null' : op.status},"remaining":${op.remaining === null ? 'null' : op.remaining}` +
     `,"purchase_id":${op.purchase_id === null ? 'null' : JSON.stringify(op.purchase_id)}` +
     `,"error":${op.error === null ? 'null' : JSON.stringify(op.error)}}\n`
+  );
+}
+
+/** One step line of a flow, newline included, in the field order of StepRecord. */
+export function formatStepLine(step: StepRecord): string {
+  return (
+    `{"kind":"step","process":${step.process},"buyer":${JSON.stringify(step.buyer)},"flow_id":${JSON.stringify(step.flow_id)}` +
+    `,"step":"${step.step}","request_id":${JSON.stringify(step.request_id)}` +
+    `,"type":"${step.type}","outcome":"${step.outcome}","t_inv":${step.t_inv.toString()},"t_cmp":${step.t_cmp.toString()}` +
+    `,"status":${step.status === null ? 'null' : step.status}` +
+    `,"reservation_id":${step.reservation_id === null ? 'null' : JSON.stringify(step.reservation_id)}` +
+    `,"quantity":${step.quantity},"remaining":${step.remaining === null ? 'null' : step.remaining}` +
+    `,"ttl_ms":${step.ttl_ms === null ? 'null' : step.ttl_ms}` +
+    `,"error":${step.error === null ? 'null' : JSON.stringify(step.error)}}\n`
   );
 }
 

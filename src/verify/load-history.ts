@@ -189,7 +189,8 @@ async function readInOrder(path: string, name: string, base: bigint | undefined)
         });
       } else if (record.kind === 'fault') file.faults.push(record);
       else if (record.kind === 'end') file.end = record;
-      else meta = record;
+      else if (record.kind === 'meta') meta = record;
+      else throw new HistoryFormatError(`${path}:${line}: step lines (attack --flow) are not audited by this verify yet`);
     }
     tail.recordLines!.length = 0;
   }

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { readHistoryBatches, type HistoryRange, type ReadTail } from '../history/reader.js';
 import type { FaultRecord, HistoryEnd } from '../history/types.js';
+import { HistoryFormatError } from '../errors.js';
 import { OpPacker, transferables, type OpColumns } from './op-columns.js';
 
 /** What a worker is given. */
@@ -44,6 +45,7 @@ try {
       if (record.kind === 'op') packer.add(record, line);
       else if (record.kind === 'fault') rest.faults.push(record);
       else if (record.kind === 'end') [rest.end, rest.endLine] = [record, line];
+      else if (record.kind === 'step') throw new HistoryFormatError(`${path}:${line}: step lines (attack --flow) are not audited by this verify yet`);
     }
     // The line numbers of a read batch are used up with it.
     tail.recordLines!.length = 0;
