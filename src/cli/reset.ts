@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { openAdapter } from '../../adapters/open.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
 import { MAX_STOCK } from '../../reference-server/validation.js';
+import { plural } from '../verify/verdict.js';
 import type { CommandResult } from './result.js';
 import { databaseOption, wholeNumber } from './options.js';
 
@@ -27,7 +28,7 @@ export function resetCommand(finish: (result: CommandResult) => void): Command {
         const { before, after } = await resetStock(adapter, flags.sku, flags.stock);
         process.stdout.write(
           `flashsale reset: ${after.sku} on ${adapter.label}: stock ${before.current_stock} -> ${after.current_stock}, ` +
-            `ledger emptied (${before.total_purchases} units in purchases removed)\n`,
+            `ledger emptied (${plural(before.total_purchases, 'unit')} in purchases removed)\n`,
         );
       } finally {
         await adapter.close();
