@@ -40,7 +40,7 @@ export function unitsAccountedFor(state: ReservationState): number {
 
 /** A JSON POST to one of the reservation routes. */
 export function post(path: '/reserve' | '/confirm' | '/cancel', body: unknown, key?: string): Call {
-  return { method: 'POST', path, body, headers: key ? { 'idempotency-key': key } : {} };
+  return { method: 'POST', path, body, headers: key === undefined ? {} : { 'idempotency-key': key } };
 }
 
 /** Polls `check` every 25 ms until it returns true or `timeoutMs` passes; bounded, never hangs a test. */
