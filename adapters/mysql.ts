@@ -13,6 +13,7 @@ import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, Purchas
 import { connectError } from './connect-error.js';
 import { idsInOrder, toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
+import { mysqlReservationSchema } from './reservations/mysql-schema.js';
 
 // A binary NO PAD collation: any sku or id (emoji included) is stored
 // verbatim and compared byte for byte, so `A`, `a` and `A ` are three items,
@@ -394,6 +395,7 @@ export class MysqlAdapter implements Adapter {
       await connection.query("SELECT GET_LOCK('flashsale_migrate', 30)");
       const collation = await exactCollation(connection, this.label);
       for (const statement of schema(collation)) await connection.query(statement);
+      for (const statement of mysqlReservationSchema(collation)) await connection.query(statement);
       await makeSkusExact(connection, collation);
       await connection.query("SELECT RELEASE_LOCK('flashsale_migrate')");
     } catch (error) {

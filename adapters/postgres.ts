@@ -12,6 +12,7 @@ import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, Purchas
 import { connectError } from './connect-error.js';
 import { idsInOrder, toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
+import { POSTGRES_RESERVATION_SCHEMA } from './reservations/postgres-schema.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inventory (
@@ -323,7 +324,7 @@ export class PostgresAdapter implements Adapter {
       // CREATE TABLE IF NOT EXISTS is not safe against itself run
       // concurrently (two servers starting at once); the advisory lock
       // makes them take turns.
-      await session.client.query(`BEGIN; SELECT pg_advisory_xact_lock(8675309); ${SCHEMA} COMMIT;`);
+      await session.client.query(`BEGIN; SELECT pg_advisory_xact_lock(8675309); ${SCHEMA} ${POSTGRES_RESERVATION_SCHEMA} COMMIT;`);
     } catch (error) {
       await session.client.query('ROLLBACK').catch(() => {});
       this.release(session, true);

@@ -10,6 +10,7 @@ import {
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
+import { SQLITE_RESERVATION_SCHEMA } from './reservations/sqlite-schema.js';
 
 // The few better-sqlite3 methods this adapter uses, so the rest of the code
 // does not depend on the driver's whole surface.
@@ -280,7 +281,7 @@ export class SqliteAdapter implements Adapter {
     // both try to create the tables.
     const session = await this.acquire();
     try {
-      this.db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+      this.db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${SQLITE_RESERVATION_SCHEMA} COMMIT;`);
     } catch (error) {
       try {
         this.db.exec('ROLLBACK');
