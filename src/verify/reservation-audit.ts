@@ -133,7 +133,7 @@ function settledOnce(rows: ReservationState): CheckResult {
 /**
  * R5: each cancelled or expired hold gave its units back exactly once (one
  * cancel or expire event of its quantity), no confirmed or held one gave any
- * back, and the stock the events imply is the stock there is: S − holds +
+ * back (nor one that has a confirm event, whatever its state says now), and the stock the events imply is the stock there is: S − holds +
  * returns − purchases = F overall, and, when no purchase interleaves, each
  * event's stock_after is the one before it plus its own change.
  */
@@ -144,15 +144,19 @@ function returnedOnce(rows: ReservationState, initialStock: number | undefined):
   const found = new WitnessList();
   let returned = 0;
   for (const row of rows.reservations) {
-    const returns = (grouped.get(row.reservationId) ?? []).filter((event) => RETURNING.has(event.kind));
+    const events = grouped.get(row.reservationId) ?? [];
+    const returns = events.filter((event) => RETURNING.has(event.kind));
+    const confirm = events.find((event) => event.kind === 'confirm');
     const shouldReturn = row.state === 'cancelled' || row.state === 'expired';
     if (shouldReturn) returned += 1;
     if (shouldReturn && returns.length === 0) {
       found.add(() => ({ message: `reservation ${row.reservationId} is ${row.state}, but no cancel or expire event gave its units back`, rows: [describeReservation(row)] }));
     } else if (returns.length > 1) {
       found.add(() => ({ message: `reservation ${row.reservationId} gave its units back ${returns.length} times`, rows: [describeReservation(row), ...returns.map(describeEvent)] }));
-    } else if (!shouldReturn && returns.length > 0) {
-      found.add(() => ({ message: `reservation ${row.reservationId} is ${row.state}, yet its units were given back`, rows: [describeReservation(row), ...returns.map(describeEvent)] }));
+    } else if (returns.length > 0 && (!shouldReturn || confirm)) {
+      // A confirmed hold's units are sold: giving them back sells them twice.
+      const why = confirm ? `was confirmed (event ${confirm.id})` : `is ${row.state}`;
+      found.add(() => ({ message: `reservation ${row.reservationId} ${why}, yet its units were given back`, rows: [describeReservation(row), ...(confirm ? [describeEvent(confirm)] : []), ...returns.map(describeEvent)] }));
     }
     for (const event of returns) {
       if (event.quantity !== row.quantity) found.add(() => ({ message: `reservation ${row.reservationId} holds ${row.quantity} units, its ${event.kind} gave back ${event.quantity}`, rows: [describeReservation(row), describeEvent(event)] }));
