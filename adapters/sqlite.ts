@@ -11,6 +11,7 @@ import {
 import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { SQLITE_RESERVATION_SCHEMA } from './reservations/sqlite-schema.js';
+import type { RawResult } from './reservations/contract.js';
 
 // The few better-sqlite3 methods this adapter uses, so the rest of the code
 // does not depend on the driver's whole surface.
@@ -22,6 +23,8 @@ interface Statement {
   raw(toggle: boolean): Statement;
   /** The result columns, in order. */
   columns(): Array<{ name: string }>;
+  /** True when the statement returns rows (a SELECT, or RETURNING). */
+  readonly reader: boolean;
 }
 interface SqliteDatabase {
   prepare(sql: string): Statement;
@@ -217,6 +220,18 @@ class SqliteSession implements Session {
     return this.run(() => {
       const rows = this.statement(SQL.auditLedger).raw(true).all(sku) as Array<[number, string, number, number]>;
       return rows.map(([id, requestId, quantity, stockAfter]) => ({ id, requestId, quantity, stockAfter }));
+    });
+  }
+  /**
+   * The raw query hook of the reservation flow (adapters/reservations/): one
+   * parameterised statement of its own SQL, prepared once, in the caller's
+   * transaction; rows for a reader, the count of changed rows otherwise.
+   */
+  raw(sql: string, params: readonly unknown[]): Promise<RawResult> {
+    return this.run(() => {
+      const statement = this.statement(sql);
+      if (statement.reader) return { rows: statement.all(...params) as Array<Record<string, unknown>>, changes: 0 };
+      return { rows: [], changes: statement.run(...params).changes };
     });
   }
   // prepare() takes one statement only, and a read-only connection refuses writes.

@@ -107,3 +107,25 @@ export interface ReservationStore {
   /** Deletes an item's reservations and events (`POST /reset`, `flashsale reset`). */
   resetItem(session: Session, sku: string): Promise<void>;
 }
+
+/** What one raw statement returned: its rows (a query), or how many rows it changed (a write). */
+export interface RawResult {
+  rows: Array<Record<string, unknown>>;
+  changes: number;
+}
+
+/**
+ * The raw query hook each adapter's Session exposes for the reservation SQL
+ * (and only for it): it is not part of the purchase-path Session interface,
+ * so the purchase strategies cannot reach for it.
+ */
+interface RawQuerySession {
+  raw(sql: string, params: readonly unknown[]): Promise<RawResult>;
+}
+
+/** The session's raw query hook; every built-in adapter has one. */
+export function rawQuery(session: Session): RawQuerySession['raw'] {
+  const hook = (session as Partial<RawQuerySession>).raw;
+  if (typeof hook !== 'function') throw new Error('this database session has no raw query hook, so it cannot hold reservations');
+  return hook.bind(session);
+}
