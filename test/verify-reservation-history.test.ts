@@ -145,7 +145,7 @@ describe('loading step lines', () => {
   const path = join(scratch, 'flow.jsonl');
   writeFlowHistory(path, 'run', flows, steps);
 
-  test('a flow history loads its steps, the same in order and by worker threads', async () => {
+  test('a flow history loads its steps; the threads leave it to the ordered read, which gives the same steps', async () => {
     const ordered = await loadHistories([path], { parallelMinBytes: Number.MAX_SAFE_INTEGER });
     const parallel = await loadHistories([path], { parallelMinBytes: 1, threads: 3 });
     assert.equal(ordered.flow, 'reserve-confirm');

@@ -283,24 +283,19 @@ function fromSlices(read: ParallelRead, name: string): FileRead | undefined {
   const { meta, parts } = read;
   const file: HistoryFile = { file: name, meta, end: undefined, faults: [], cutLine: undefined, recorded: 0, unrecorded: 0 };
   const fileOps: Operation[] = [];
-  const fileSteps: Step[] = [];
   let lineOffset = 0;
-  for (const [k, { columns, steps, rest }] of parts.entries()) {
+  for (const [k, { columns, rest }] of parts.entries()) {
     if (rest.end && k !== parts.length - 1) return undefined;
     unpackOps(columns, { file: name, lineOffset, quantity: meta.quantity }, fileOps);
-    for (const step of steps) {
-      step.file = name;
-      step.line += lineOffset;
-      fileSteps.push(step);
-    }
     file.faults.push(...rest.faults);
     file.end ??= rest.end;
     if (rest.cutLine !== undefined) file.cutLine = lineOffset + rest.cutLine;
     lineOffset += rest.lines;
   }
-  file.recorded = fileOps.length + fileSteps.length;
+  file.recorded = fileOps.length;
   if (file.end && (file.end.planned !== meta.buyers || file.end.recorded !== file.recorded)) return undefined;
-  return { file, fileOps, fileSteps, base: read.base };
+  // Flow histories never come here (parallel-load.ts reads them in order).
+  return { file, fileOps, fileSteps: [], base: read.base };
 }
 
 /**

@@ -6,8 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { readHistoryBatches, type HistoryRange, type ReadTail } from '../history/reader.js';
 import type { FaultRecord, HistoryEnd } from '../history/types.js';
+import { HistoryFormatError } from '../errors.js';
 import { OpPacker, transferables, type OpColumns } from './op-columns.js';
-import { toStep, type Step } from './step.js';
 
 /** What a worker is given. */
 export interface ParseTask {
@@ -30,16 +30,10 @@ export interface SliceRest {
 }
 
 /** What a worker answers. */
-/**
- * Step lines (a flow history) travel as plain objects: a structured clone of
- * a few hundred thousand small objects costs a fraction of a second, and a
- * flow run has a few steps per buyer, not millions of ops.
- */
-export type ParseAnswer = { ok: true; columns: OpColumns; steps: Step[]; rest: SliceRest } | { ok: false; message: string };
+export type ParseAnswer = { ok: true; columns: OpColumns; rest: SliceRest } | { ok: false; message: string };
 
 const { path, range, base } = workerData as ParseTask;
 const packer = new OpPacker(base);
-const steps: Step[] = [];
 let answer: ParseAnswer;
 try {
   const tail: ReadTail = { cutLine: undefined, lines: 0, recordLines: [] };
@@ -51,8 +45,9 @@ try {
       if (record.kind === 'op') packer.add(record, line);
       else if (record.kind === 'fault') rest.faults.push(record);
       else if (record.kind === 'end') [rest.end, rest.endLine] = [record, line];
-      // The file name is the main thread's to set.
-      else if (record.kind === 'step') steps.push(toStep(record, base, '', line));
+      // Flow histories are read in order (parallel-load.ts): a step line here
+      // is in a purchase history, and the ordered read names it as such.
+      else if (record.kind === 'step') throw new HistoryFormatError(`${path}:${line}: a step line in a sliced read`);
     }
     // The line numbers of a read batch are used up with it.
     tail.recordLines!.length = 0;
@@ -60,7 +55,7 @@ try {
   }
   rest.cutLine = tail.cutLine;
   rest.lines = tail.lines;
-  answer = { ok: true, columns: packer.finish(), steps, rest };
+  answer = { ok: true, columns: packer.finish(), rest };
 } catch (error) {
   answer = { ok: false, message: (error as Error).message };
 }

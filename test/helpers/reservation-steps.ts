@@ -63,7 +63,7 @@ export function flowMeta(runId: string, flows: number, base: bigint): HistoryMet
 export function stepRecord(step: Step, base: bigint): StepRecord {
   return {
     kind: 'step', process: step.process, buyer: step.buyer, flow_id: step.flowId, step: step.step, request_id: step.requestId, type: step.type, outcome: step.outcome,
-    t_inv: base + BigInt(step.invoke), t_cmp: base + BigInt(step.complete), status: step.status, reservation_id: step.reservationId, quantity: step.quantity,
+    t_inv: base + BigInt(Math.round(step.invoke)), t_cmp: base + BigInt(Math.round(step.complete)), status: step.status, reservation_id: step.reservationId, quantity: step.quantity,
     remaining: step.remaining, ttl_ms: step.ttlMs, error: step.error,
   };
 }
