@@ -165,6 +165,9 @@ describe('loading step lines', () => {
     assert.equal(run.code, 0, run.stdout + run.stderr);
     for (const row of ['R1 confirmed-within-stock', 'R2 holds-within-stock', 'R3 no-confirm-after-end', 'R4 single-settlement', 'R5 returned-once', 'E1 error-budget']) assert.match(run.stdout, new RegExp(row));
     assert.doesNotMatch(run.stdout, /H1 ok-range/);
+    const junit = join(scratch, 'flow.xml');
+    assert.equal((await runCli(['verify', '--history', path, '--history-only', '--initial-stock', String(flows), '--max-errors', String(flows), '--junit', junit])).code, 0);
+    assert.match(readFileSync(junit, 'utf8'), /<testcase classname="flashsale.verify" name="R7 reservation-ledger-vs-responses">\n    <skipped message="not run: the database was not read \(--history-only\)"\/>/);
   });
 
   test('a repeated request id among steps is a format error naming both lines', async () => {
@@ -193,5 +196,17 @@ describe('loading step lines', () => {
     writeFlowHistory(cut, 'run', 5, [reserved('run-0', 'r_0', 0, 1), confirmed('run-0', 'r_0', 2, 3)], { end: false });
     const loaded = await loadHistories([cut]);
     assert.equal(loaded.files[0]!.unrecorded, 4);
+  });
+
+  test('in a cut-short history a hold without its settle line may have been cancelled by a lost step: R2 does not fail', async () => {
+    const steps = [reserved('run-0', 'r_0', 0, 1), reserved('run-1', 'r_1', 5, 6)];
+    const [whole, cut] = [join(scratch, 'whole-2.jsonl'), join(scratch, 'cut-2.jsonl')];
+    writeFlowHistory(whole, 'run', 2, steps);
+    writeFlowHistory(cut, 'run', 3, steps, { end: false });
+    const args = ['--history-only', '--initial-stock', '1', '--json'];
+    const verdictOf = async (path: string) => JSON.parse((await runCli(['verify', '--history', path, ...args])).stdout);
+    const r2 = async (path: string) => (await verdictOf(path)).checks.find((c: CheckResult) => c.id === 'R2').status;
+    assert.equal(await r2(whole), 'FAIL');
+    assert.equal(await r2(cut), 'PASS');
   });
 });

@@ -29,6 +29,11 @@ export interface FlowFacts {
    * sent steps that have no line, so rows with those ids are recovered.
    */
   incompleteRuns: ReadonlySet<string>;
+  /**
+   * Names of those files: a hold of theirs with no confirm or cancel line may
+   * have been settled by a step the file lost, at any time after it was made.
+   */
+  incompleteFiles: ReadonlySet<string>;
 }
 
 /** One hold, as its steps tell it: found by its reservation id. */
@@ -137,6 +142,8 @@ function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResu
       if (ttl === undefined) noTtl ??= reserve;
       let end = ttl === undefined ? reserve.complete : reserve.invoke + ttl;
       for (const step of [...hold.confirms, ...hold.cancels]) end = Math.min(end, step.invoke);
+      const settleLost = hold.confirms.length + hold.cancels.length === 0 && facts.incompleteFiles.has(reserve.file);
+      if (settleLost) end = reserve.complete;
       if (end > reserve.complete) {
         changes.push({ at: reserve.complete, units: reserve.quantity, step: reserve }, { at: end, units: -reserve.quantity, step: reserve });
         counted += 1;

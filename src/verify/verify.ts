@@ -93,8 +93,10 @@ export interface FlowEvidence extends Omit<Evidence, 'state' | 'join'> {
  * rows would each say only that.
  */
 export function judgeFlow(steps: readonly Step[], evidence: FlowEvidence): Verdict {
-  const incompleteRuns = new Set((evidence.files ?? []).filter((file) => !file.end).map((file) => file.meta.run_id));
-  const facts = { steps, initialStock: evidence.initialStock, realtime: evidence.realtime, ttlMs: evidence.ttlMs, incompleteRuns };
+  const cut = (evidence.files ?? []).filter((file) => !file.end);
+  const incompleteRuns = new Set(cut.map((file) => file.meta.run_id));
+  const incompleteFiles = new Set(cut.map((file) => file.file));
+  const facts = { steps, initialStock: evidence.initialStock, realtime: evidence.realtime, ttlMs: evidence.ttlMs, incompleteRuns, incompleteFiles };
   const checks = [...reservationChecks(facts, evidence.reservations, evidence.historyOnly ?? false), errorBudget(steps, evidence.maxErrors, describeStep)];
   const rows = 'rows' in evidence.reservations ? evidence.reservations.rows : undefined;
   const database = rows?.source ?? ('foreign' in evidence.reservations ? evidence.reservations.foreign : undefined);
