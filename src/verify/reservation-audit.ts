@@ -4,7 +4,7 @@
 // the run (adapters/reservation-reader.ts). R1–R4's history parts are
 // reservation-history.ts's; this file puts the family together.
 
-import type { ReservationEventRow, ReservationRow, ReservationState } from '../../adapters/reservation-reader.js';
+import type { ReservationEventRow, ReservationRow, ReservationSnapshot } from '../../adapters/reservation-reader.js';
 import { holdsOf, reservationHistoryChecks, type FlowFacts } from './reservation-history.js';
 import { describeStep, type Step } from './step.js';
 import { judged, notApplicable, pass, plural, unknown, WitnessList, type CheckResult, type Witness } from './verdict.js';
@@ -12,7 +12,7 @@ import { judged, notApplicable, pass, plural, unknown, WitnessList, type CheckRe
 /** What the database side has to go on. */
 export type ReservationEvidence =
   /** The reference schema's rows. */
-  | { rows: ReservationState }
+  | { rows: ReservationSnapshot }
   /** No store was given (`--history-only` waives what needs one). */
   | { none: true }
   /** A store other than the reference schema: the rows cannot be found in it. */
@@ -25,12 +25,12 @@ const NO_INITIAL_STOCK = 'needs the initial stock: give --initial-stock';
 export function reservationChecks(facts: FlowFacts, evidence: ReservationEvidence, historyOnly: boolean): CheckResult[] {
   const holds = holdsOf(facts.steps);
   const history = reservationHistoryChecks(facts, holds);
-  const databaseOnly = (id: string, name: string, run: (rows: ReservationState) => CheckResult): CheckResult => {
+  const databaseOnly = (id: string, name: string, run: (rows: ReservationSnapshot) => CheckResult): CheckResult => {
     if ('rows' in evidence) return run(evidence.rows);
     if ('foreign' in evidence) return notApplicable(id, name, evidence.foreign);
     return unknown(id, name, '--db', NO_DB);
   };
-  const both = (part: CheckResult, run: (rows: ReservationState) => CheckResult): CheckResult => {
+  const both = (part: CheckResult, run: (rows: ReservationSnapshot) => CheckResult): CheckResult => {
     if ('rows' in evidence) return merge(part, run(evidence.rows));
     if (part.status === 'FAIL' || historyOnly) return withNote(part, 'database part not run (--history-only)', historyOnly);
     if ('foreign' in evidence) return withNote(part, `database part N/A: ${evidence.foreign}`, true);
@@ -70,16 +70,16 @@ function merge(history: CheckResult, database: CheckResult): CheckResult {
 }
 
 function describeReservation(row: ReservationRow): string {
-  const settled = row.settledAtMs !== null ? `, settled_at_ms ${row.settledAtMs}` : '';
-  return `reservation ${row.reservationId} (row ${row.id}): state ${row.state}, quantity ${row.quantity}, buyer ${row.buyerId}, request ${row.requestId}, stock_after ${row.stockAfter}, expires_at_ms ${row.expiresAtMs}${settled}`;
+  const settled = row.settledAtMs !== undefined ? `, settled_at_ms ${row.settledAtMs}` : '';
+  return `reservation ${row.reservationId}: state ${row.state}, quantity ${row.quantity}, buyer ${row.buyerId}, request ${row.requestId}, stock_after ${row.stockAfter}, expires_at_ms ${row.expiresAtMs}${settled}`;
 }
 
 function describeEvent(event: ReservationEventRow): string {
-  const request = event.requestId !== null ? `request ${event.requestId}` : 'no request';
+  const request = event.requestId !== undefined ? `request ${event.requestId}` : 'no request';
   return `event ${event.id}: ${event.kind} of ${event.reservationId}, quantity ${event.quantity}, stock_after ${event.stockAfter}, ${request}, at_ms ${event.atMs}`;
 }
 
-function eventsByReservation(rows: ReservationState): Map<string, ReservationEventRow[]> {
+function eventsByReservation(rows: ReservationSnapshot): Map<string, ReservationEventRow[]> {
   const grouped = new Map<string, ReservationEventRow[]>();
   for (const event of rows.events) {
     const list = grouped.get(event.reservationId);
@@ -93,7 +93,7 @@ const TERMINAL = new Set(['confirm', 'cancel', 'expire']);
 const RETURNING = new Set(['cancel', 'expire']);
 
 /** R3 (database part): no confirm event at or after its hold's expires_at_ms, none after a cancel or expire event of it. */
-function confirmsBeforeEnd(rows: ReservationState): CheckResult {
+function confirmsBeforeEnd(rows: ReservationSnapshot): CheckResult {
   const byId = new Map(rows.reservations.map((row) => [row.reservationId, row]));
   const ended = new Map<string, ReservationEventRow>();
   const found = new WitnessList();
@@ -116,7 +116,7 @@ function confirmsBeforeEnd(rows: ReservationState): CheckResult {
 }
 
 /** R4 (database part): one terminal event per hold at most, so never two confirms. */
-function settledOnce(rows: ReservationState): CheckResult {
+function settledOnce(rows: ReservationSnapshot): CheckResult {
   const found = new WitnessList();
   let holds = 0;
   for (const [reservationId, events] of eventsByReservation(rows)) {
@@ -137,7 +137,7 @@ function settledOnce(rows: ReservationState): CheckResult {
  * returns − purchases = F overall, and, when no purchase interleaves, each
  * event's stock_after is the one before it plus its own change.
  */
-function returnedOnce(rows: ReservationState, initialStock: number | undefined): CheckResult {
+function returnedOnce(rows: ReservationSnapshot, initialStock: number | undefined): CheckResult {
   const [id, name] = ['R5', 'returned-once'];
   if (initialStock === undefined) return unknown(id, name, '--initial-stock', NO_INITIAL_STOCK);
   const grouped = eventsByReservation(rows);
@@ -194,7 +194,7 @@ function returnedOnce(rows: ReservationState, initialStock: number | undefined):
 }
 
 /** R6: F + held + confirmed + Σ purchases = S, from the final rows. */
-function conservation(rows: ReservationState, initialStock: number | undefined): CheckResult {
+function conservation(rows: ReservationSnapshot, initialStock: number | undefined): CheckResult {
   const [id, name] = ['R6', 'reservation-conservation'];
   if (initialStock === undefined) return unknown(id, name, '--initial-stock', NO_INITIAL_STOCK);
   let held = 0;
@@ -231,7 +231,7 @@ interface Written {
  * are those of flows a cut-short history did not record; any other row or
  * event names a request this run never sent.
  */
-function ledgerVsResponses(facts: FlowFacts, rows: ReservationState): CheckResult {
+function ledgerVsResponses(facts: FlowFacts, rows: ReservationSnapshot): CheckResult {
   const [id, name] = ['R7', 'reservation-ledger-vs-responses'];
   const written = new Map<string, Written>();
   const entry = (key: string) => {
@@ -240,7 +240,7 @@ function ledgerVsResponses(facts: FlowFacts, rows: ReservationState): CheckResul
     return found;
   };
   for (const row of rows.reservations) entry(row.requestId).reservations.push(row);
-  for (const event of rows.events) if (event.requestId !== null) entry(event.requestId).events.push(event);
+  for (const event of rows.events) if (event.requestId !== undefined) entry(event.requestId).events.push(event);
   const byReservation = new Map(rows.reservations.map((row) => [row.reservationId, row]));
   const found = new WitnessList();
   const counts = { lost: 0, mismatched: 0, abortedVisible: 0, recovered: 0, unexpected: 0, unrecorded: 0 };

@@ -1,4 +1,4 @@
-import { readReservationState } from '../../adapters/reservation-reader.js';
+import { readReservationSnapshot } from '../../adapters/reservation-reader.js';
 import { ConfigError } from '../errors.js';
 import { databaseChecks, errorBudget, type FinalState, type JoinChoice, type JoinOutcome } from './db-audit.js';
 import { planFinalState, readFinalState, type ReadPlan, type ReadState, type StoreOptions } from './final-state.js';
@@ -76,7 +76,7 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
  */
 async function readReservations(plan: ReadPlan | undefined): Promise<ReservationEvidence> {
   if (!plan) return { none: true };
-  if ('reference' in plan.stock && (!plan.ledger || 'reference' in plan.ledger)) return { rows: await readReservationState(plan.stock.reference, plan.sku) };
+  if ('reference' in plan.stock && (!plan.ledger || 'reference' in plan.ledger)) return { rows: await readReservationSnapshot(plan.stock.reference, plan.sku) };
   return { foreign: 'reference schema only: the reservation rows are read from the tables serve creates (--db URL), not from --stock-sql/--ledger-sql, Redis or --final-stock' };
 }
 
