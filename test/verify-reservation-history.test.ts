@@ -76,6 +76,8 @@ describe('R2 holds-within-stock', () => {
     assertFails(check('R2', { stock: 1, steps: [reserved('f1', 'r_1', 0, 1, { ttlMs: 30 }), reserved('f2', 'r_2', 20, 21)] }), /surely held/, ['r_1', 'r_2']));
   test('a confirmed hold stays counted after its hold time', () =>
     assertFails(check('R2', { stock: 1, steps: [reserved('f1', 'r_1', 0, 1, { ttlMs: 10 }), confirmed('f1', 'r_1', 2, 3), reserved('f2', 'r_2', 20, 21)] }), /surely held or confirmed/, ['f1.confirm', 'f2']));
+  test('a confirmed hold that a cancel then acted on is no longer surely confirmed (that is R4\'s anomaly, not R2\'s)', () =>
+    passes(check('R2', { stock: 1, steps: [reserved('f1', 'r_1', 0, 1), confirmed('f1', 'r_1', 2, 3), cancelled('f9', 'r_1', 4, 5), reserved('f2', 'r_2', 6, 7)] })));
   test('an unknown cancel may have freed the units: no FAIL', () =>
     passes(check('R2', { stock: 1, steps: [reserved('f1', 'r_1', 0, 1), cancelUnknown('f1', 'r_1', 2), reserved('f2', 'r_2', 4, 5)] })));
   test('an unknown reserve holds nothing surely: no FAIL', () => passes(check('R2', { stock: 1, steps: [reserveUnknown('f1', 0), reserved('f2', 'r_2', 1, 2)] })));

@@ -149,7 +149,16 @@ function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResu
         counted += 1;
       }
     }
-    if (confirmed) changes.push({ at: confirmed.complete, units: reserve?.quantity ?? confirmed.quantity, step: confirmed });
+    if (confirmed) {
+      // A cancel sent after all (R4's anomaly when it succeeds) may have given
+      // the units back: from its t_inv they are no longer surely confirmed.
+      const end = hold.cancels.reduce((least, step) => Math.min(least, step.invoke), Infinity);
+      const units = reserve?.quantity ?? confirmed.quantity;
+      if (end > confirmed.complete) {
+        changes.push({ at: confirmed.complete, units, step: confirmed });
+        if (end < Infinity) changes.push({ at: end, units: -units, step: confirmed });
+      }
+    }
   }
   changes.sort((a, b) => a.at - b.at || a.units - b.units);
   let level = 0;
