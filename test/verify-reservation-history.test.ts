@@ -172,6 +172,21 @@ describe('loading step lines', () => {
     assert.match(readFileSync(junit, 'utf8'), /<testcase classname="flashsale.verify" name="R7 reservation-ledger-vs-responses">\n    <skipped message="not run: the database was not read \(--history-only\)"\/>/);
   });
 
+  test('--reservation-ttl decides holds whose answer stated no ttl; a bad value is one line and exit 2', async () => {
+    const noTtl = join(scratch, 'no-ttl.jsonl');
+    writeFlowHistory(noTtl, 'run', 2, [reserved('run-0', 'r_0', 0, 1, { ttlMs: null }), reserved('run-1', 'r_1', 20, 21, { ttlMs: null })]);
+    const args = ['verify', '--history', noTtl, '--history-only', '--initial-stock', '1'];
+    const undecided = await runCli(args);
+    assert.equal(undecided.code, 3, undecided.stdout);
+    assert.match(undecided.stdout, /give --reservation-ttl to decide them/);
+    assert.equal((await runCli([...args, '--reservation-ttl', '10ms'])).code, 0);
+    assert.equal((await runCli([...args, '--reservation-ttl', '1s'])).code, 1);
+    const bad = await runCli([...args, '--reservation-ttl', 'soon']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--reservation-ttl.*expected a duration/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+  });
+
   test('a repeated request id among steps is a format error naming both lines', async () => {
     const twice = join(scratch, 'twice.jsonl');
     writeFlowHistory(twice, 'run', 2, [reserved('run-0', 'r_0', 0, 1), confirmed('run-0', 'r_0', 2, 3), confirmed('run-0', 'r_0', 4, 5)]);

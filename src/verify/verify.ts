@@ -46,7 +46,13 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
     throw error;
   }
   if (history.flow) {
-    const evidence = (await readDatabase()) as ReservationEvidence;
+    let evidence: ReservationEvidence;
+    if (flow) evidence = (await readDatabase()) as ReservationEvidence;
+    else {
+      // The peek missed the flow (an unreadable first batch): the read under way is the purchase one.
+      void reading?.catch(() => undefined);
+      evidence = await readReservations(plan);
+    }
     return judgeFlow(history.steps, {
       initialStock: options.initialStock ?? ('rows' in evidence ? evidence.rows.initialStock : undefined),
       reservations: evidence,
