@@ -8,7 +8,7 @@ import type { JoinChoice } from '../verify/db-audit.js';
 import type { StoreOptions } from '../verify/final-state.js';
 import { verify } from '../verify/verify.js';
 import type { CommandResult } from './result.js';
-import { wholeNumber } from './options.js';
+import { duration, wholeNumber } from './options.js';
 
 interface VerifyFlags extends StoreFlags {
   history: string[];
@@ -19,6 +19,7 @@ interface VerifyFlags extends StoreFlags {
   strict?: boolean;
   historyOnly?: boolean;
   join: JoinChoice;
+  reservationTtl?: number;
 }
 
 const JOINS: readonly JoinChoice[] = ['auto', 'request', 'buyer', 'purchase'];
@@ -43,6 +44,7 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
     .option('--junit <file>', 'also write the verdict as JUnit XML, one test case per check')
     .option('--history-only', 'decide on the history alone: checks that need the database are not run, and that is not inconclusive (exit 0 when the rest pass)')
     .option('--join <key>', `what ledger rows are matched to answers on: ${JOINS.join(', ')} (auto: request id if the ledger has it, else buyer id when unique, else purchase id)`, joinChoice, 'auto')
+    .option('--reservation-ttl <duration>', "flow histories: the server's hold time (500ms, 1s, 5m) for reserves whose answer stated no ttl_seconds; without it R2 and R3 cannot tell when such holds ended", duration(1))
     .option('--strict', 'an INCONCLUSIVE verdict exits 1 instead of 3 (for pipelines that know only pass and fail)')
     .action(async (flags: VerifyFlags) => {
       const verdict = await verify({
@@ -52,6 +54,7 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
         maxErrors: flags.maxErrors,
         historyOnly: flags.historyOnly,
         join: flags.join,
+        reservationTtlMs: flags.reservationTtl,
       });
       if (flags.junit) {
         try {

@@ -11,13 +11,15 @@ const WITNESS_WIDTH = 220;
  * failure's witnesses, then the bottom line.
  */
 export function renderVerdict(verdict: Verdict, columns = process.stdout.columns): string {
+  // The check column fits the longest name (R7 reservation-ledger-vs-responses), never less than before.
+  const checkWidth = Math.max(28, ...verdict.checks.map((check) => `${check.id} ${check.name}`.length + 2));
   // Plain table: it reads the same in a terminal and in a CI log.
   const table = new Table({
     head: ['check', 'result', 'detail'],
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     // Fit the terminal when there is one; CI logs get a fixed, readable width.
-    colWidths: [28, 11, Math.max(40, (columns || 130) - 45)],
+    colWidths: [checkWidth, 11, Math.max(40, (columns || 130) - checkWidth - 17)],
     wordWrap: true,
   });
   for (const check of verdict.checks) {

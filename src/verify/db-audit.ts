@@ -478,15 +478,23 @@ function resolvedRecheck(facts: HistoryFacts, state: FinalState, joined: Joined 
   );
 }
 
+/** What E1 reads of an operation, or of a step of a flow. */
+interface Budgeted {
+  type: 'ok' | 'fail' | 'info';
+  outcome: string;
+  status: number | null;
+  error: string | null;
+}
+
 /**
  * E1: unknown (info) operations within the budget, with their causes.
  * Requests an incomplete history did not record are counted and said, but
  * not charged: the attack lost them, not the server, and every other check
  * already treats them as unknown.
  */
-export function errorBudget(ops: readonly Operation[], maxErrors: number): CheckResult {
+export function errorBudget<T extends Budgeted>(ops: readonly T[], maxErrors: number, describe: (op: T) => string = describeOperation as unknown as (op: T) => string): CheckResult {
   const [id, name] = ['E1', 'error-budget'];
-  const causes = new Map<string, { count: number; example: Operation }>();
+  const causes = new Map<string, { count: number; example: T }>();
   let infos = 0;
   let unrecorded = 0;
   for (const op of ops) {
@@ -510,6 +518,6 @@ export function errorBudget(ops: readonly Operation[], maxErrors: number): Check
     name,
     summary,
     infos - maxErrors,
-    ranked.map(([cause, { count, example }]) => ({ message: `${count} × ${cause}`, operations: [describeOperation(example)] })),
+    ranked.map(([cause, { count, example }]) => ({ message: `${count} × ${cause}`, operations: [describe(example)] })),
   );
 }

@@ -4,10 +4,11 @@ import { basename } from 'node:path';
 import { buyerId, requestId as requestId_ } from '../attack/plan.js';
 import { ConfigError, HistoryFormatError } from '../errors.js';
 import { checkClosing, readHistoryBatches, type ReadTail } from '../history/reader.js';
-import type { FaultRecord, HistoryEnd, HistoryMeta } from '../history/types.js';
+import type { FaultRecord, FlowName, HistoryEnd, HistoryMeta } from '../history/types.js';
 import { unpackOps } from './op-columns.js';
 import type { Operation } from './operation.js';
 import { readInParallel, type ParallelRead } from './parallel-load.js';
+import { toStep, type Step } from './step.js';
 
 /** What one history file said about itself, beside its operations. */
 export interface HistoryFile {
@@ -19,12 +20,14 @@ export interface HistoryFile {
   faults: FaultRecord[];
   /** The last line, dropped because it was cut mid-write, if any. */
   cutLine: number | undefined;
-  /** Op lines read. */
+  /** Op lines read (step lines, in a flow history). */
   recorded: number;
   /**
    * Planned requests with no op line in a history without its end record,
    * each added to the operations as an unknown (`unrecorded`): the request
-   * may have been sent and may have bought.
+   * may have been sent and may have bought. In a flow history: planned flows
+   * without a reserve line (the reservation checks treat their rows as
+   * recovered).
    */
   unrecorded: number;
 }
@@ -33,6 +36,15 @@ export interface HistoryFile {
 export interface LoadedHistory {
   metas: HistoryMeta[];
   ops: Operation[];
+  /**
+   * The step lines of a flow history (`meta.flow`), in file order; empty for
+   * a purchase history. A history holds one or the other: a flow history
+   * with op lines, or shards of a flow and a purchase run given together,
+   * are refused (auditing both at once is out of scope).
+   */
+  steps: Step[];
+  /** The flow every history ran, or undefined for purchases. */
+  flow: FlowName | undefined;
   /** Whether every time comes from one machine's monotonic clock. */
   realtime: { exact: true } | { exact: false; reason: string };
   /** Per file: how it ended, its faults, what it lacks. */
@@ -71,6 +83,7 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   const metas: HistoryMeta[] = [];
   const files: HistoryFile[] = [];
   let ops: Operation[] = [];
+  let steps: Step[] = [];
   let base: bigint | undefined;
   const elsewhere = new Set<string>();
   let parsing = options.onParsing;
@@ -85,31 +98,86 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
     const parallel = threads >= 2 ? await readInParallel(path, size, base, threads, started) : undefined;
     const read = (parallel && fromSlices(parallel, name)) || (started(), await readInOrder(path, name, base));
     base = read.base;
-    const { file, fileOps } = read;
+    const { file, fileOps, fileSteps } = read;
+    checkKind(path, file.meta, fileOps, fileSteps, metas[0]);
     // One request id, one request: twice in one file is a broken history.
     const firstLines = new FirstLines(file.meta);
-    for (const op of fileOps) {
+    for (const op of fileSteps.length > 0 ? fileSteps : fileOps) {
       const first = firstLines.add(op.requestId, op.line);
-      if (first !== undefined) throw new HistoryFormatError(`${path}:${op.line}: request id ${op.requestId} was already recorded on line ${first}: one request, one op line`);
+      if (first !== undefined) throw new HistoryFormatError(`${path}:${op.line}: request id ${op.requestId} was already recorded on line ${first}: one request, one ${fileSteps.length > 0 ? 'step' : 'op'} line`);
     }
     // Shards must have disjoint buyers; a repeated request id means the
     // same file was given twice or two shards overlap.
     if (paths.length > 1) {
-      for (const op of fileOps) {
+      for (const op of [...fileOps, ...fileSteps]) {
         if (elsewhere.has(op.requestId)) throw new ConfigError(`${path}:${op.line}: request id ${op.requestId} appears in more than one history (the same shard given twice?)`);
       }
       for (const op of fileOps) elsewhere.add(op.requestId);
+      for (const step of fileSteps) elsewhere.add(step.requestId);
     }
     metas.push(file.meta);
     files.push(file);
     // The first file's array is kept as it is: a million pushes saved.
     if (ops.length === 0) ops = fileOps;
     else for (const op of fileOps) ops.push(op);
+    if (steps.length === 0) steps = fileSteps;
+    else for (const step of fileSteps) steps.push(step);
   }
   // A history cut before its first op still has a clock: the barrier's.
   if (base === undefined) base = metas.find((meta) => meta.released_at > 0n)?.released_at;
-  addUnrecorded(files, ops, base);
-  return { metas, ops, realtime: clockOf(metas), files };
+  const flow = metas[0]!.flow;
+  if (flow) countUnrecordedFlows(files, steps);
+  else addUnrecorded(files, ops, base);
+  return { metas, ops, steps, flow, realtime: clockOf(metas), files };
+}
+
+/**
+ * The flow the first history ran (its meta line's `flow`), read before the
+ * whole file so the right database read can start while it is parsed;
+ * undefined for purchases, and for a file that cannot be read (the load
+ * then reports it, naming the line).
+ */
+export async function firstHistoryFlow(paths: readonly string[]): Promise<FlowName | undefined> {
+  if (paths.length === 0) return undefined;
+  try {
+    for await (const batch of readHistoryBatches(paths[0]!)) {
+      const meta = batch[0];
+      if (meta) return meta.kind === 'meta' ? meta.flow : undefined;
+    }
+  } catch {
+    // Said by loadHistories, with its line.
+  }
+  return undefined;
+}
+
+/**
+ * A flow history holds step lines only, a purchase history op lines only,
+ * and shards of one audit are all one or all the other: auditing a purchase
+ * run and a reservation run together is out of scope, so it is refused
+ * rather than half-checked.
+ */
+function checkKind(path: string, meta: HistoryMeta, fileOps: Operation[], fileSteps: Step[], first: HistoryMeta | undefined): void {
+  if (meta.flow && fileOps.length > 0) throw new HistoryFormatError(`${path}:${fileOps[0]!.line}: an op line in a flow history (meta flow ${meta.flow}): a flow records step lines only`);
+  if (!meta.flow && fileSteps.length > 0) throw new HistoryFormatError(`${path}:${fileSteps[0]!.line}: a step line in a purchase history (its meta line names no flow)`);
+  if (first && first.flow !== meta.flow) {
+    const kind = (m: HistoryMeta) => (m.flow ? `a ${m.flow} flow` : 'purchases');
+    throw new ConfigError(`${path} records ${kind(meta)}, the first history ${kind(first)}: verify audits one kind of run at a time (give them to separate verify runs)`);
+  }
+}
+
+/**
+ * A flow history without its end record may lack flows that were started:
+ * counted per file (planned flows whose reserve line is missing), so the
+ * report says so; the reservation checks treat the rows such flows wrote as
+ * recovered, and reason only from what the steps surely did.
+ */
+function countUnrecordedFlows(files: HistoryFile[], steps: readonly Step[]): void {
+  for (const file of files) {
+    if (file.end) continue;
+    let reserves = 0;
+    for (const step of steps) if (step.file === file.file && step.step === 'reserve') reserves += 1;
+    file.unrecorded = Math.max(0, file.meta.buyers - reserves);
+  }
 }
 
 /**
@@ -155,6 +223,7 @@ class FirstLines {
 interface FileRead {
   file: HistoryFile;
   fileOps: Operation[];
+  fileSteps: Step[];
   /** The base time, fixed by the first op read (of this file or an earlier one). */
   base: bigint | undefined;
 }
@@ -165,6 +234,7 @@ async function readInOrder(path: string, name: string, base: bigint | undefined)
   let meta: HistoryMeta | undefined;
   const file: Omit<HistoryFile, 'meta'> = { file: name, end: undefined, faults: [], cutLine: undefined, recorded: 0, unrecorded: 0 };
   const fileOps: Operation[] = [];
+  const fileSteps: Step[] = [];
   for await (const batch of readHistoryBatches(path, undefined, tail)) {
     let k = 0;
     for (const record of batch) {
@@ -190,15 +260,18 @@ async function readInOrder(path: string, name: string, base: bigint | undefined)
       } else if (record.kind === 'fault') file.faults.push(record);
       else if (record.kind === 'end') file.end = record;
       else if (record.kind === 'meta') meta = record;
-      else throw new HistoryFormatError(`${path}:${line}: step lines (attack --flow) are not audited by this verify yet`);
+      else {
+        base ??= record.t_inv;
+        fileSteps.push(toStep(record, base, name, line));
+      }
     }
     tail.recordLines!.length = 0;
   }
   file.cutLine = tail.cutLine;
-  file.recorded = fileOps.length;
+  file.recorded = fileOps.length + fileSteps.length;
   const whole = { ...file, meta: meta! };
   checkClosing(path, whole.meta, whole);
-  return { file: whole, fileOps, base };
+  return { file: whole, fileOps, fileSteps, base };
 }
 
 /**
@@ -221,7 +294,8 @@ function fromSlices(read: ParallelRead, name: string): FileRead | undefined {
   }
   file.recorded = fileOps.length;
   if (file.end && (file.end.planned !== meta.buyers || file.end.recorded !== file.recorded)) return undefined;
-  return { file, fileOps, base: read.base };
+  // Flow histories never come here (parallel-load.ts reads them in order).
+  return { file, fileOps, fileSteps: [], base: read.base };
 }
 
 /**

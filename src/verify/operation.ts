@@ -63,6 +63,7 @@ export function describeOperation(op: Operation): string {
   return `${op.buyer} request ${op.requestId}: ${answer}${purchase}; invoked ${formatMs(op.invoke)}, completed ${completed} [${op.file}:${op.line}]`;
 }
 
-function formatMs(ns: number): string {
+/** Nanoseconds after the run's base, as a witness prints them. */
+export function formatMs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)} ms`;
 }

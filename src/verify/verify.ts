@@ -1,9 +1,12 @@
+import { readReservationSnapshot } from '../../adapters/reservation-reader.js';
 import { ConfigError } from '../errors.js';
 import { databaseChecks, errorBudget, type FinalState, type JoinChoice, type JoinOutcome } from './db-audit.js';
-import { planFinalState, readFinalState, type ReadState, type StoreOptions } from './final-state.js';
+import { planFinalState, readFinalState, type ReadPlan, type ReadState, type StoreOptions } from './final-state.js';
 import { httpChecks, type HistoryFacts } from './http-checks.js';
-import { loadHistories, type HistoryFile, type LoadedHistory } from './load-history.js';
+import { firstHistoryFlow, loadHistories, type HistoryFile, type LoadedHistory } from './load-history.js';
 import type { Operation } from './operation.js';
+import { reservationChecks, type ReservationEvidence } from './reservation-audit.js';
+import { describeStep, type Step } from './step.js';
 import { plural, type CheckResult, type Verdict, type VerdictStatus } from './verdict.js';
 
 /** What `flashsale verify` is asked to audit; the store flags are final-state.ts's. */
@@ -17,6 +20,8 @@ export interface VerifyOptions extends StoreOptions {
   historyOnly?: boolean | undefined;
   /** What D3, D4 and D6 join ledger rows to answers on (default auto). */
   join?: JoinChoice | undefined;
+  /** `--reservation-ttl` in ms: the hold time of reserves whose answer stated none. */
+  reservationTtlMs?: number | undefined;
 }
 
 /** Reads the history and the database, runs every check, returns the verdict. */
@@ -27,9 +32,11 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
   }
   // The database is read while worker threads parse a large history: on
   // SQLite that read holds this thread, which has nothing else to do then.
-  let reading: Promise<ReadState | undefined> | undefined;
+  // A flow history is audited against the reservation rows instead.
+  const flow = await firstHistoryFlow(options.histories);
+  let reading: Promise<ReadState | ReservationEvidence | undefined> | undefined;
   const readDatabase = () =>
-    (reading ??= plan ? readFinalState(plan) : Promise.resolve(undefined));
+    (reading ??= flow ? readReservations(plan) : plan ? readFinalState(plan) : Promise.resolve(undefined));
   let history: LoadedHistory;
   try {
     history = await loadHistories(options.histories, { onParsing: () => void readDatabase().catch(() => undefined) });
@@ -38,7 +45,25 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
     void reading?.catch(() => undefined);
     throw error;
   }
-  const read = await readDatabase();
+  if (history.flow) {
+    let evidence: ReservationEvidence;
+    if (flow) evidence = (await readDatabase()) as ReservationEvidence;
+    else {
+      // The peek missed the flow (an unreadable first batch): the read under way is the purchase one.
+      void reading?.catch(() => undefined);
+      evidence = await readReservations(plan);
+    }
+    return judgeFlow(history.steps, {
+      initialStock: options.initialStock ?? ('rows' in evidence ? evidence.rows.initialStock : undefined),
+      reservations: evidence,
+      realtime: history.realtime,
+      maxErrors: options.maxErrors,
+      historyOnly: options.historyOnly,
+      ttlMs: options.reservationTtlMs,
+      files: history.files,
+    });
+  }
+  const read = (await readDatabase()) as ReadState | undefined;
   const initialStock = options.initialStock ?? read?.initialStock;
   return judge(history.ops, {
     initialStock,
@@ -48,6 +73,43 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
     historyOnly: options.historyOnly,
     join: options.join,
     files: history.files,
+  });
+}
+
+/**
+ * The reservation rows, from the reference schema only: a foreign schema's
+ * holds and events have no agreed shape to ask for.
+ */
+async function readReservations(plan: ReadPlan | undefined): Promise<ReservationEvidence> {
+  if (!plan) return { none: true };
+  if ('reference' in plan.stock && (!plan.ledger || 'reference' in plan.ledger)) return { rows: await readReservationSnapshot(plan.stock.reference, plan.sku) };
+  return { foreign: 'reference schema only: the reservation rows are read from the tables serve creates (--db URL), not from --stock-sql/--ledger-sql, Redis or --final-stock' };
+}
+
+/** Everything beside the steps that the reservation checks need. */
+export interface FlowEvidence extends Omit<Evidence, 'state' | 'join'> {
+  reservations: ReservationEvidence;
+  /** `--reservation-ttl` in ms. */
+  ttlMs?: number | undefined;
+}
+
+/**
+ * Runs R1–R7 and E1 over the steps of a flow. The purchase checks are left
+ * out, not shown as N/A: a flow history has no purchase answers, so thirteen
+ * rows would each say only that.
+ */
+export function judgeFlow(steps: readonly Step[], evidence: FlowEvidence): Verdict {
+  const cut = (evidence.files ?? []).filter((file) => !file.end);
+  const incompleteRuns = new Set(cut.map((file) => file.meta.run_id));
+  const incompleteFiles = new Set(cut.map((file) => file.file));
+  const facts = { steps, initialStock: evidence.initialStock, realtime: evidence.realtime, ttlMs: evidence.ttlMs, incompleteRuns, incompleteFiles };
+  const checks = [...reservationChecks(facts, evidence.reservations, evidence.historyOnly ?? false), errorBudget(steps, evidence.maxErrors, describeStep)];
+  const rows = 'rows' in evidence.reservations ? evidence.reservations.rows : undefined;
+  const database = rows?.source ?? ('foreign' in evidence.reservations ? evidence.reservations.foreign : undefined);
+  return conclude(checks, steps, (step) => `${step.step} ${step.outcome}`, { ...evidence, finalStock: rows?.finalStock, database, join: undefined }, {
+    flow: evidence.files?.[0]?.meta.flow ?? null,
+    reservation_rows: rows?.reservations.length ?? null,
+    reservation_events: rows?.events.length ?? null,
   });
 }
 
@@ -73,6 +135,28 @@ export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
   const historyResults = httpChecks(facts);
   const database = databaseChecks(facts, evidence.state, historyResults, evidence.join ?? 'auto');
   const checks = [...historyResults, ...database.checks, errorBudget(ops, evidence.maxErrors)];
+  return conclude(checks, ops, (op) => op.outcome, {
+    ...evidence,
+    finalStock: evidence.state?.finalStock,
+    database: evidence.state?.source,
+    join: database.join,
+  }, { ledger_rows: evidence.state?.ledger?.length ?? null });
+}
+
+/** What the verdict says about its inputs, whatever kind of run it audits. */
+interface Conclusion {
+  initialStock: number | undefined;
+  finalStock: number | undefined;
+  /** Where the database state came from, for the report. */
+  database: string | undefined;
+  join: JoinOutcome | undefined;
+  realtime: HistoryFacts['realtime'];
+  historyOnly?: boolean | undefined;
+  files?: HistoryFile[] | undefined;
+}
+
+/** The verdict over checks already run: waivers, the status, the headline and the inputs. */
+function conclude<T extends { type: 'ok' | 'fail' | 'info' }>(checks: CheckResult[], ops: readonly T[], outcomeOf: (op: T) => string, evidence: Conclusion, extra: Record<string, unknown>): Verdict {
   if (evidence.historyOnly) {
     for (const check of checks) {
       if (check.status !== 'UNKNOWN' || !DATABASE_INPUTS.has(check.needs ?? '')) continue;
@@ -84,7 +168,8 @@ export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
   const types = { ok: 0, fail: 0, info: 0 };
   for (const op of ops) {
     types[op.type] += 1;
-    outcomes[op.outcome] = (outcomes[op.outcome] ?? 0) + 1;
+    const outcome = outcomeOf(op);
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   }
   const status: VerdictStatus = checks.some((check) => check.status === 'FAIL')
     ? 'FAIL'
@@ -102,10 +187,10 @@ export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
       // Refused ("try again") answers are fails, never sold-outs: counted apart.
       outcomes,
       initial_stock: evidence.initialStock ?? null,
-      final_stock: evidence.state?.finalStock ?? null,
-      ledger_rows: evidence.state?.ledger?.length ?? null,
-      database: evidence.state?.source ?? (evidence.historyOnly ? 'none: history only (--history-only)' : null),
-      join: joinText(database.join),
+      final_stock: evidence.finalStock ?? null,
+      ...extra,
+      database: evidence.database ?? (evidence.historyOnly ? 'none: history only (--history-only)' : null),
+      join: joinText(evidence.join),
       realtime: evidence.realtime.exact ? 'exact' : evidence.realtime.reason,
       history: historyText(evidence.files ?? [], incomplete),
       histories: (evidence.files ?? []).map((file) => ({
@@ -153,7 +238,7 @@ function historyText(files: HistoryFile[], incomplete: string | undefined): stri
   return `complete, ended early: ${early.map((file) => `${file.file} ${file.end!.reason} after ${file.end!.recorded} of ${plural(file.end!.planned, 'planned request')} (the rest were never sent)`).join('; ')}`;
 }
 
-function headline(status: VerdictStatus, checks: CheckResult[], evidence: Evidence, incomplete: string | undefined): string {
+function headline(status: VerdictStatus, checks: CheckResult[], evidence: Conclusion, incomplete: string | undefined): string {
   const failed = checks.filter((check) => check.status === 'FAIL');
   const blocking = checks.filter((check) => check.status === 'UNKNOWN' && !check.waived);
   const waived = checks.filter((check) => check.waived);
@@ -171,7 +256,7 @@ function headline(status: VerdictStatus, checks: CheckResult[], evidence: Eviden
   }
   if (status === 'INCONCLUSIVE') {
     const needs = [...new Set(blocking.map((check) => check.needs).filter((need): need is string => need !== undefined))];
-    const noDatabase = !evidence.state && !evidence.historyOnly;
+    const noDatabase = evidence.database === undefined && !evidence.historyOnly;
     const database = noDatabase ? ': the database was not read' : '';
     const accept = noDatabase ? ', or --history-only to accept the history checks alone' : '';
     return `INCONCLUSIVE: ${blocking.length} of ${checks.length} checks could not run (${ids(blocking)})${database}; give ${needs.join(', ')} to decide them${accept}; none failed, ${passed.length} passed${tail}`;
