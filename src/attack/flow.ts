@@ -154,14 +154,23 @@ const RESERVE_PLACEHOLDER = /\{\{\s*reserve\.([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]
 export function compileStepTemplate(template: string, what: string, withReserve: boolean): StepTemplate {
   const pieces: ReturnType<typeof compileTemplate>[] = [];
   const fields: string[] = [];
+  const compile = (part: string) => {
+    try {
+      return compileTemplate(part, what);
+    } catch (error) {
+      // template.ts lists its own placeholders; these bodies know one more.
+      if (withReserve && error instanceof ConfigError) throw new ConfigError(`${error.message}, or {{reserve.FIELD}} for a field of the reserve's answer`);
+      throw error;
+    }
+  };
   let last = 0;
   for (const match of template.matchAll(RESERVE_PLACEHOLDER)) {
     if (!withReserve) throw new ConfigError(`${what}: {{reserve.${match[1]}}} names the reserve's answer, which only confirm and cancel bodies have`);
-    pieces.push(compileTemplate(template.slice(last, match.index), what));
+    pieces.push(compile(template.slice(last, match.index)));
     fields.push(match[1]!);
     last = match.index + match[0].length;
   }
-  pieces.push(compileTemplate(template.slice(last), what));
+  pieces.push(compile(template.slice(last)));
   return (values, reserve) => {
     let text = pieces[0]!(values);
     for (let k = 0; k < fields.length; k++) {
