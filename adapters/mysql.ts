@@ -13,6 +13,8 @@ import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, Purchas
 import { connectError } from './connect-error.js';
 import { idsInOrder, toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
+import { mysqlReservationSchema } from './reservations/mysql-schema.js';
+import type { RawResult } from './reservations/contract.js';
 
 // A binary NO PAD collation: any sku or id (emoji included) is stored
 // verbatim and compared byte for byte, so `A`, `a` and `A ` are three items,
@@ -284,6 +286,15 @@ class MysqlSession implements Session {
     const rows = await this.execute<Array<{ id: number | string; request_id: string; quantity: number; stock_after: number } & RowDataPacket>>(SQL.auditLedger, [sku]);
     return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, quantity: row.quantity, stockAfter: row.stock_after }));
   }
+  /**
+   * The raw query hook of the reservation flow (adapters/reservations/): one
+   * parameterised statement of its own SQL, prepared once per connection, in
+   * the caller's transaction; rows for a query, affected rows otherwise.
+   */
+  async raw(sql: string, params: readonly unknown[]): Promise<RawResult> {
+    const result = await this.execute<RowDataPacket[] | ResultSetHeader>(sql, [...params]);
+    return Array.isArray(result) ? { rows: result, changes: 0 } : { rows: [], changes: result.affectedRows };
+  }
   // mysql2 sends one statement per query unless multipleStatements is set,
   // which this adapter never does.
   async select(sql: string): Promise<SelectResult> {
@@ -394,6 +405,7 @@ export class MysqlAdapter implements Adapter {
       await connection.query("SELECT GET_LOCK('flashsale_migrate', 30)");
       const collation = await exactCollation(connection, this.label);
       for (const statement of schema(collation)) await connection.query(statement);
+      for (const statement of mysqlReservationSchema(collation)) await connection.query(statement);
       await makeSkusExact(connection, collation);
       await connection.query("SELECT RELEASE_LOCK('flashsale_migrate')");
     } catch (error) {

@@ -12,6 +12,8 @@ import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, Purchas
 import { connectError } from './connect-error.js';
 import { idsInOrder, toPurchaseRow, type PurchaseRecord } from './rows.js';
 import { maskPassword } from './url.js';
+import { POSTGRES_RESERVATION_SCHEMA } from './reservations/postgres-schema.js';
+import type { RawResult } from './reservations/contract.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inventory (
@@ -267,12 +269,30 @@ class PostgresSession implements Session {
     // BIGSERIAL ids arrive as strings.
     return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, quantity: row.quantity, stockAfter: row.stock_after }));
   }
+  /**
+   * The raw query hook of the reservation flow (adapters/reservations/): one
+   * parameterised statement of its own SQL, in the caller's transaction,
+   * named so that pg prepares it once per connection.
+   */
+  async raw(sql: string, params: readonly unknown[]): Promise<RawResult> {
+    const result = await this.query<Record<string, unknown>>({ name: rawStatementName(sql), text: sql }, [...params]);
+    return { rows: result.rows, changes: result.rowCount ?? 0 };
+  }
   // The extended protocol takes exactly one statement: `COMMIT; DELETE …`
   // cannot step out of the read-only transaction.
   async select(sql: string): Promise<SelectResult> {
     const result = await this.query<Record<string, unknown>>({ text: sql, queryMode: 'extended' } as { text: string });
     return { columns: (result.fields ?? []).map((field) => field.name), rows: result.rows ?? [] };
   }
+}
+
+// One name per distinct raw statement text; the texts are constants of the
+// reservation flow, so the map stays small.
+const rawStatementNames = new Map<string, string>();
+function rawStatementName(sql: string): string {
+  let name = rawStatementNames.get(sql);
+  if (!name) rawStatementNames.set(sql, (name = `fs_raw_${rawStatementNames.size}`));
+  return name;
 }
 
 function stockRow(row: { stock: number; version: string } | undefined): StockRow | undefined {
@@ -323,7 +343,7 @@ export class PostgresAdapter implements Adapter {
       // CREATE TABLE IF NOT EXISTS is not safe against itself run
       // concurrently (two servers starting at once); the advisory lock
       // makes them take turns.
-      await session.client.query(`BEGIN; SELECT pg_advisory_xact_lock(8675309); ${SCHEMA} COMMIT;`);
+      await session.client.query(`BEGIN; SELECT pg_advisory_xact_lock(8675309); ${SCHEMA} ${POSTGRES_RESERVATION_SCHEMA} COMMIT;`);
     } catch (error) {
       await session.client.query('ROLLBACK').catch(() => {});
       this.release(session, true);

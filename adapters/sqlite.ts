@@ -10,6 +10,8 @@ import {
 } from '../src/errors.js';
 import type { Adapter, AdapterOptions, AuditRow, Inventory, NewPurchase, PurchaseRow, Sale, SelectResult, Session, StockRow } from './adapter.js';
 import { toPurchaseRow, type PurchaseRecord } from './rows.js';
+import { SQLITE_RESERVATION_SCHEMA } from './reservations/sqlite-schema.js';
+import type { RawResult } from './reservations/contract.js';
 
 // The few better-sqlite3 methods this adapter uses, so the rest of the code
 // does not depend on the driver's whole surface.
@@ -21,6 +23,8 @@ interface Statement {
   raw(toggle: boolean): Statement;
   /** The result columns, in order. */
   columns(): Array<{ name: string }>;
+  /** True when the statement returns rows (a SELECT, or RETURNING). */
+  readonly reader: boolean;
 }
 interface SqliteDatabase {
   prepare(sql: string): Statement;
@@ -218,6 +222,18 @@ class SqliteSession implements Session {
       return rows.map(([id, requestId, quantity, stockAfter]) => ({ id, requestId, quantity, stockAfter }));
     });
   }
+  /**
+   * The raw query hook of the reservation flow (adapters/reservations/): one
+   * parameterised statement of its own SQL, prepared once, in the caller's
+   * transaction; rows for a reader, the count of changed rows otherwise.
+   */
+  raw(sql: string, params: readonly unknown[]): Promise<RawResult> {
+    return this.run(() => {
+      const statement = this.statement(sql);
+      if (statement.reader) return { rows: statement.all(...params) as Array<Record<string, unknown>>, changes: 0 };
+      return { rows: [], changes: statement.run(...params).changes };
+    });
+  }
   // prepare() takes one statement only, and a read-only connection refuses writes.
   select(sql: string): Promise<SelectResult> {
     return this.run(() => {
@@ -280,7 +296,7 @@ export class SqliteAdapter implements Adapter {
     // both try to create the tables.
     const session = await this.acquire();
     try {
-      this.db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+      this.db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${SQLITE_RESERVATION_SCHEMA} COMMIT;`);
     } catch (error) {
       try {
         this.db.exec('ROLLBACK');

@@ -1,6 +1,8 @@
 import { UnknownSkuError } from '../src/errors.js';
 import type { Adapter, AuditRow, Inventory, PurchaseRow } from './adapter.js';
 import { withReadOnlyTransaction, withSession, withTransaction } from './transaction.js';
+import type { ReservationTotals } from './reservations/contract.js';
+import { reservationStore } from './reservations/sql-store.js';
 
 /** The item a server or a reset starts from. */
 export interface ItemSeed {
@@ -33,15 +35,23 @@ export function resetStock(adapter: Adapter, sku: string, stock?: number): Promi
     const before = locked && (await session.inventory(sku));
     if (!before) throw new UnknownSkuError(`unknown sku ${JSON.stringify(sku)}`);
     await session.resetItem(sku, stock ?? before.initial_stock);
+    // Holds of the old sale would otherwise give units back into the new one.
+    await reservationStore(adapter.dialect).resetItem(session, sku);
     return { before, after: (await session.inventory(sku))! };
   });
 }
 
-/** The item as `GET /inventory` shows it; UnknownSkuError when absent. */
-export async function readInventory(adapter: Adapter, sku: string): Promise<Inventory> {
-  const inventory = await withSession(adapter, (session) => session.inventory(sku));
-  if (!inventory) throw new UnknownSkuError(`unknown sku ${JSON.stringify(sku)}`);
-  return inventory;
+/**
+ * The item as `GET /inventory` shows it, with the units held and confirmed by
+ * reservations, read in one snapshot so that available + held + confirmed +
+ * sold adds up; UnknownSkuError when absent.
+ */
+export async function readInventory(adapter: Adapter, sku: string): Promise<Inventory & ReservationTotals> {
+  return withReadOnlyTransaction(adapter, async (session) => {
+    const inventory = await session.inventory(sku);
+    if (!inventory) throw new UnknownSkuError(`unknown sku ${JSON.stringify(sku)}`);
+    return { ...inventory, ...(await reservationStore(adapter.dialect).totals(session, sku)) };
+  });
 }
 
 /** Every ledger row of the item, oldest first, with only the columns an audit needs. */

@@ -9,6 +9,7 @@ import { ConfigError, PortInUseError } from '../src/errors.js';
 import { AdmissionGate, DEFAULT_MAX_QUEUE } from './admission.js';
 import { closeGracefully, listen } from './lifecycle.js';
 import { createReferenceServer, type ReferenceServerOptions } from './server.js';
+import { DEFAULT_RESERVATION_TTL_MS } from './reservation-routes.js';
 import type { PrimaryMessage, WorkerMessage } from './worker-protocol.js';
 
 /** Everything `flashsale serve` is configured with. */
@@ -32,6 +33,10 @@ export interface ServeOptions extends AdapterOptions {
   batchSize?: number;
   /** `batch` strategy: how long a lone buyer waits for company, in ms. */
   batchWaitMs?: number;
+  /** How long a reservation hold lasts, in ms (default 300 s). */
+  reservationTtlMs?: number;
+  /** Reserve requests a buyer may make per minute; undefined = no limit. */
+  rateLimitPerMinute?: number | undefined;
 }
 
 /**
@@ -243,7 +248,8 @@ function serverOptions(adapter: Adapter, options: ServeOptions): ReferenceServer
   // its own users behind the gate.
   const slots = options.poolSize ?? 10;
   const admission = new AdmissionGate(slots, options.maxQueue ?? DEFAULT_MAX_QUEUE, options.lockTimeoutMs ?? 5000);
-  return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission };
+  const reservations = { ttlMs: options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS, rateLimitPerMinute: options.rateLimitPerMinute };
+  return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission, reservations };
 }
 
 // Each process batches on its own, so each is told the bounds.

@@ -20,6 +20,7 @@ import {
 import { authorizeAdmin, refuseCrossSite } from './admin-guard.js';
 import { readJsonBody, requireJsonContentType } from './request-body.js';
 import { idempotencyKeyHeader, parseIdempotencyKey, parsePurchaseBody, parseResetBody } from './validation.js';
+import { reservationRoutes, type ReservationOptions } from './reservation-routes.js';
 
 /** What one server process needs to answer requests. */
 export interface ReferenceServerOptions {
@@ -31,14 +32,18 @@ export interface ReferenceServerOptions {
   adminToken?: string | undefined;
   /** Bounds the connections lent and the requests waiting for one; without it, none are refused. */
   admission?: AdmissionGate | undefined;
+  /** Hold time and rate limit of the reservation routes; default: 300 s, no limit. */
+  reservations?: ReservationOptions | undefined;
 }
 
-type Handler = (request: IncomingMessage, response: ServerResponse, parameter: string | undefined) => Promise<void>;
+export type Handler = (request: IncomingMessage, response: ServerResponse, parameter: string | undefined) => Promise<void>;
 
-interface Route {
+export interface Route {
   /** Path, or path prefix when `takesParameter` (the rest is the parameter). */
   path: string;
   takesParameter?: boolean;
+  /** The parameter's name in the `GET /` index; `sku` unless given. */
+  parameter?: string;
   methods: Record<string, Handler>;
   /** One line for the `GET /` index. */
   description?: string;
@@ -101,7 +106,7 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
       strategy,
       default_sku: defaultSku,
       routes: routes.map((route) => ({
-        path: route.takesParameter ? `${route.path}:sku` : route.path,
+        path: route.takesParameter ? `${route.path}:${route.parameter ?? 'sku'}` : route.path,
         methods: Object.keys(route.methods),
         description: route.description ?? '',
       })),
@@ -131,6 +136,7 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
     dispatch(routes, request, response).catch((error: unknown) => sendError(request, response, error));
   });
   server.on('connection', sockets.track);
+  routes.push(...reservationRoutes(server, { ...options, adapter }));
   return server;
 }
 
@@ -181,7 +187,7 @@ function decodeParameter(raw: string): string {
   }
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const payload = JSON.stringify(body);
   // A server that has stopped listening (SIGTERM) only finishes what is in
   // flight: tell the client not to reuse this connection. Otherwise its next

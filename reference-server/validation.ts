@@ -40,6 +40,38 @@ export function parsePurchaseBody(body: unknown, defaultSku: string): PurchaseFi
   };
 }
 
+/** The fields of a confirm or cancel body. */
+export interface SettleFields {
+  reservationId: string;
+  /** When present, the reservation must be this buyer's. */
+  buyerId: string | undefined;
+}
+
+/** Longest reservation id accepted; ours are 26 characters ("r_" + 24 hex). */
+export const MAX_RESERVATION_ID_LENGTH = 64;
+
+/** Validates `POST /reserve`: the same fields, defaults and limits as `POST /buy`. */
+export const parseReserveBody = parsePurchaseBody;
+
+/**
+ * Validates `POST /confirm` and `POST /cancel`: `reservation_id` is required
+ * (there is no default hold to act on); `buyer_id`, when present, must be
+ * valid as for `/buy`.
+ */
+export function parseSettleBody(body: unknown): SettleFields {
+  const fields = asObject(body);
+  if (fields.reservation_id === undefined) throw new BadInputError('reservation_id is required');
+  return {
+    reservationId: parseReservationId(fields.reservation_id),
+    buyerId: fields.buyer_id === undefined ? undefined : buyerIdText(fields.buyer_id),
+  };
+}
+
+/** Validates a reservation id from a body or a path: text of 1 to 64 characters. */
+export function parseReservationId(value: unknown): string {
+  return text(value, 'reservation_id', MAX_RESERVATION_ID_LENGTH);
+}
+
 /** Validates `POST /reset`: optional `stock` and `sku`. */
 export function parseResetBody(body: unknown, defaultSku: string): ResetFields {
   const fields = asObject(body);

@@ -1,10 +1,12 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
 import { DEFAULT_MAX_QUEUE } from '../../reference-server/admission.js';
 import { DEFAULT_BATCH_OPTIONS } from '../../adapters/strategies/batch.js';
 import { nextShutdownSignal } from '../../reference-server/lifecycle.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../reference-server/launcher.js';
 import { MAX_STOCK } from '../../reference-server/validation.js';
+import { DEFAULT_RESERVATION_TTL_MS } from '../../reference-server/reservation-routes.js';
+import { parseRateLimit } from '../../reference-server/rate-limit.js';
 import type { CommandResult } from './result.js';
 import { databaseOption, duration, wholeNumber } from './options.js';
 
@@ -24,6 +26,8 @@ interface ServeFlags {
   maxQueue: number;
   batchSize: number;
   batchWait: number;
+  reservationTtl: number;
+  rateLimit?: number;
 }
 
 const UNSAFE_WARNING = `
@@ -64,6 +68,12 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
         .default(DEFAULT_BATCH_OPTIONS.maxWaitMs, '0ms'),
     )
     .addOption(
+      new Option('--reservation-ttl <duration>', 'how long a POST /reserve hold lasts before its units go back on sale')
+        .argParser(duration(1))
+        .default(DEFAULT_RESERVATION_TTL_MS, '300s'),
+    )
+    .addOption(new Option('--rate-limit <n/min>', 'POST /reserve requests per buyer per minute, counted in the database; beyond, 429').argParser(rateLimit))
+    .addOption(
       new Option('--sqlite-synchronous <level>', 'SQLite durability: NORMAL may lose the last commits on power loss, FULL does not')
         .choices(['OFF', 'NORMAL', 'FULL', 'EXTRA'])
         .default('NORMAL'),
@@ -85,6 +95,8 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
         maxQueue: flags.maxQueue,
         batchSize: flags.batchSize,
         batchWaitMs: flags.batchWait,
+        reservationTtlMs: flags.reservationTtl,
+        rateLimitPerMinute: flags.rateLimit,
       };
       if (options.strategy === 'unsafe') process.stderr.write(UNSAFE_WARNING + '\n');
       // Listening for signals before the banner: whoever reads the banner may
@@ -107,6 +119,12 @@ export function serveCommand(finish: (result: CommandResult) => void): Command {
     });
 }
 
+function rateLimit(value: string): number {
+  const perMinute = parseRateLimit(value);
+  if (perMinute === undefined) throw new InvalidArgumentError(`expected N/min with N a whole number from 1, such as 10/min, got ${JSON.stringify(value)}.`);
+  return perMinute;
+}
+
 function banner(running: RunningServer, options: ServeOptions): string {
   const item = running.inventory;
   const origin = running.seeded ? 'created now' : 'existing item; `flashsale reset` restores it';
@@ -116,6 +134,7 @@ function banner(running: RunningServer, options: ServeOptions): string {
     `  strategy  ${options.strategy}`,
     `  item      ${item.sku}: ${item.current_stock} of ${item.initial_stock} in stock (${origin})`,
     `  workers   ${options.workers}`,
+    `  reserve   ttl ${options.reservationTtlMs! / 1000} s, rate limit ${options.rateLimitPerMinute ? `${options.rateLimitPerMinute}/min per buyer` : 'off'}`,
     `  try       curl -X POST ${running.url}/buy`,
     '',
   ].join('\n');
