@@ -1,14 +1,15 @@
-import { isIPv6, type Socket } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import { Pool } from 'undici';
 import { OUTCOMES, STEP_NAMES, STEP_OUTCOME_TYPE, type StepName } from '../history/types.js';
 import { formatStepLine } from '../history/writer.js';
 import { classifyFailure, interrupted } from './classify.js';
 import { compileStepTemplate, flowDecision, newStepCounts, stepSlot, type FlowPlan, type StepTemplate } from './flow.js';
 import { encodeHistogram, newHistogram } from './histogram.js';
+import { LineBatches } from './line-batches.js';
 import { buyerId, buyersOf, requestId, type ChildPlan } from './plan.js';
 import type { ChildMessage, ReadyMessage, ResultMessage } from './protocol.js';
 import { asStep, classifyStepAnswer, stepRules, type StepClassified, type StepRules } from './step-classify.js';
 import { compileTemplate, type CompiledTemplate, type TemplateValues } from './template.js';
+import { openWarmSockets, type WarmSockets } from './warm-sockets.js';
 
 // The buyer loop of `attack --flow reserve-confirm`, one per child process,
 // beside buyer.ts's one-request loop and speaking the same protocol to the
@@ -22,8 +23,6 @@ const FLUSH_MS = 100;
 /** OPS messages a child may have unacknowledged, and lines it may hold before it starts no new flow. */
 const CREDITS = 8;
 const MAX_HELD_LINES = 8192;
-/** Connections opened at once before the barrier, so the server's accept backlog is not flooded. */
-const CONNECT_AT_ONCE = 64;
 /** Largest answer read; a larger one is a bad_body. */
 const MAX_RESPONSE_BYTES = 1 << 20;
 
@@ -51,7 +50,7 @@ export class FlowBuyer {
   private readonly stepHistograms = STEP_NAMES.map(() => newHistogram());
   private readonly total: number;
   private pool: Pool | undefined;
-  private readonly warm: Socket[] = [];
+  private warm: WarmSockets | undefined;
 
   private nextLocal = 0;
   private active = 0;
@@ -66,10 +65,7 @@ export class FlowBuyer {
   private readonly errors = new Map<string, number>();
   private readonly thinking = new Set<Thinker>();
 
-  private batch = '';
-  private batchLines = 0;
-  private batchCounts = newStepCounts();
-  private credits = CREDITS;
+  private readonly batches: LineBatches;
 
   private stopping = false;
   private cut = false;
@@ -81,7 +77,7 @@ export class FlowBuyer {
 
   constructor(
     private readonly plan: ChildPlan,
-    private readonly send: (message: ChildMessage) => void,
+    send: (message: ChildMessage) => void,
   ) {
     this.flow = plan.flow!;
     this.rules = stepRules(plan.rules, this.flow);
@@ -92,43 +88,22 @@ export class FlowBuyer {
     };
     this.headers = plan.headers.map(([name, value]) => [name, compileTemplate(value, `--header ${name}`)]);
     this.total = buyersOf(plan);
+    // Step lines carry no purchase outcomes: those counts stay zero, the step counts say it all.
+    this.batches = new LineBatches(send, newStepCounts, (lines, steps) => ({ cmd: 'OPS', lines, outcomes: new Array<number>(OUTCOMES.length).fill(0), steps }), BATCH_LINES, CREDITS);
   }
 
-  /** Opens the connections before the barrier (as buyer.ts does), so the start is not spread out by handshakes. */
+  /** Opens the connections before the barrier, so the start is not spread out by handshakes. */
   async connect(): Promise<ReadyMessage> {
-    const url = new URL(this.plan.origin);
-    const connector = buildConnector({ timeout: Math.min(this.plan.timeoutMs, 10_000) });
-    const bare = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const where = { hostname: isIPv6(bare) ? bare : url.hostname, host: url.host, protocol: url.protocol, port: url.port };
-    const failures: string[] = [];
-    const open = () =>
-      new Promise<void>((resolve) =>
-        connector(where, (error, socket) => {
-          if (error || !socket) failures.push((error as NodeJS.ErrnoException | null)?.code ?? String(error));
-          else this.warm.push(socket);
-          resolve();
-        }),
-      );
-    for (let left = this.plan.connections; left > 0; left -= CONNECT_AT_ONCE) {
-      await Promise.all(Array.from({ length: Math.min(left, CONNECT_AT_ONCE) }, open));
-    }
-    const warm = this.warm;
+    const warm = (this.warm = await openWarmSockets(this.plan.origin, this.plan.connections, this.plan.timeoutMs));
     this.pool = new Pool(this.plan.origin, {
       connections: this.plan.connections,
       pipelining: 1,
       headersTimeout: this.plan.timeoutMs,
       bodyTimeout: this.plan.timeoutMs,
       maxResponseSize: MAX_RESPONSE_BYTES,
-      // A new connection takes a warmed socket while one is left; undici wants the callback asynchronous.
-      connect: (options, callback) => {
-        for (let socket = warm.pop(); socket; socket = warm.pop()) {
-          if (!socket.destroyed && socket.readyState === 'open') return process.nextTick(callback, null, socket);
-          socket.destroy();
-        }
-        connector(options, callback);
-      },
+      connect: warm.connect,
     });
-    return { cmd: 'READY', connected: warm.length, failed: failures.length, error: failures[0] ?? null };
+    return { cmd: 'READY', connected: warm.connected, failed: warm.failed, error: warm.error };
   }
 
   /** Runs every flow of this child from the barrier's release; resolves with the totals. */
@@ -137,15 +112,14 @@ export class FlowBuyer {
       this.done = resolve;
       this.crashed = reject;
     });
-    this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
+    this.flushTimer = setInterval(() => this.batches.flush(), FLUSH_MS);
     this.pump();
     return result;
   }
 
   /** The coordinator wrote one batch: one more may be sent. */
   ack(): void {
-    this.credits += 1;
-    this.flush();
+    this.batches.ack();
     this.pump();
   }
 
@@ -171,19 +145,19 @@ export class FlowBuyer {
     this.cut = true;
     this.clearTimers();
     for (const thinker of [...this.thinking]) thinker.wake();
-    for (const socket of this.warm.splice(0)) socket.destroy();
+    this.warm?.destroy();
     void this.pool?.destroy();
   }
 
   /** Closes every connection once the run is over. */
   async close(): Promise<void> {
-    for (const socket of this.warm.splice(0)) socket.destroy();
+    this.warm?.destroy();
     if (this.pool && !this.pool.destroyed) await this.pool.close().catch(() => undefined);
   }
 
   /** Keeps `connections` flows running until the buyers run out. */
   private pump(): void {
-    while (!this.stopping && this.nextLocal < this.total && this.active < this.plan.connections && this.batchLines < MAX_HELD_LINES) {
+    while (!this.stopping && this.nextLocal < this.total && this.active < this.plan.connections && this.batches.held < MAX_HELD_LINES) {
       const index = this.plan.index + this.nextLocal * this.plan.processes;
       this.nextLocal += 1;
       this.active += 1;
@@ -278,13 +252,12 @@ export class FlowBuyer {
   private record(step: StepName, buyer: string, flowId: string, requestId: string, reservationId: string | null, tInv: bigint, tCmp: bigint, status: number | null, classified: StepClassified): void {
     const slot = stepSlot(step, classified.outcome);
     this.counts[slot]! += 1;
-    this.batchCounts[slot]! += 1;
     const us = Number((tCmp - tInv) / 1000n);
     this.histogram.recordValue(us);
     this.stepHistograms[STEP_NAMES.indexOf(step)]!.recordValue(us);
     if (this.lastCompletion === null || tCmp > this.lastCompletion) this.lastCompletion = tCmp;
     if (classified.cause !== null) this.count(`${step}: ${classified.cause}`);
-    this.batch += formatStepLine({
+    this.batches.add(formatStepLine({
       kind: 'step',
       process: this.plan.index,
       buyer,
@@ -301,23 +274,11 @@ export class FlowBuyer {
       remaining: classified.remaining,
       ttl_ms: classified.ttlMs,
       error: classified.error,
-    });
-    this.batchLines += 1;
-    if (this.batchLines >= BATCH_LINES) this.flush();
+    }), slot);
   }
 
   private count(cause: string): void {
     this.errors.set(cause, (this.errors.get(cause) ?? 0) + 1);
-  }
-
-  /** Sends the batch if a credit allows it (or always, for the last one). */
-  private flush(last = false): void {
-    if (this.batchLines === 0 || (this.credits === 0 && !last)) return;
-    this.credits -= 1;
-    this.send({ cmd: 'OPS', lines: this.batch, outcomes: new Array<number>(OUTCOMES.length).fill(0), steps: this.batchCounts });
-    this.batch = '';
-    this.batchLines = 0;
-    this.batchCounts = newStepCounts();
   }
 
   private maybeFinish(): void {
@@ -325,7 +286,7 @@ export class FlowBuyer {
     if (this.nextLocal < this.total && !this.stopping) return;
     this.finished = true;
     this.clearTimers();
-    this.flush(true);
+    this.batches.flush(true);
     this.done?.({
       cmd: 'RESULT',
       histogram: encodeHistogram(this.histogram),
