@@ -64,6 +64,43 @@ describe('attack --flow: unknown and refused steps', () => {
     }
   });
 
+  for (const kind of ['429', '503'] as const) {
+    test(`a reserve answered ${kind} with Retry-After is refused (fail) and gets no second step`, async () => {
+      const { history } = await confirmAll(`reserve-${kind}`, { stock: 100, fault: { route: 'reserve', kind } });
+      assert.equal(history.steps.length, BUYERS);
+      for (const step of history.steps) assert.deepEqual([step.step, step.outcome, step.type, step.status], ['reserve', 'refused', 'fail', Number(kind)]);
+    });
+  }
+
+  test('a confirm answered 429 is refused: surely not confirmed, the hold stays held', async () => {
+    const { history } = await confirmAll('confirm-429', { stock: 100, fault: { route: 'confirm', kind: '429' } });
+    const confirms = history.steps.filter((step) => step.step === 'confirm');
+    assert.equal(confirms.length, BUYERS);
+    for (const step of confirms) assert.deepEqual([step.outcome, step.type], ['refused', 'fail']);
+    assert.ok([...shop!.holds.values()].every((hold) => hold.state === 'held'));
+  });
+
+  test('Ctrl-C during the think time: no confirm is sent, the history ends interrupted, exit 130', async () => {
+    shop = await startReservationShop({ stock: 100 });
+    const path = join(scratch, 'interrupted.jsonl');
+    const attack = spawnCli(['attack', '--target', shop.url, '--flow', 'reserve-confirm', '--buyers', String(BUYERS), '--concurrency', String(BUYERS), '--processes', '2', '--confirm', '1', '--think', '20s', '--history', path, '--json']);
+    for (let waited = 0; shop.seen.length < BUYERS && waited < 20_000; waited += 20) await sleep(20);
+    assert.equal(shop.seen.length, BUYERS, 'every reserve arrived');
+    await sleep(200);
+    const stoppedAt = Date.now();
+    attack.child.kill('SIGINT');
+    const run = await attack.done;
+    assert.equal(run.code, 130, run.stderr);
+    // The stop ends the think time itself; a run that waited the 20 s out would still send nothing.
+    assert.ok(Date.now() - stoppedAt < 10_000, `the run waited ${Date.now() - stoppedAt} ms after Ctrl-C`);
+    assert.equal(shop.seen.length, BUYERS, 'no confirm was sent');
+    const { steps, end } = await flowHistory(path);
+    assert.deepEqual(end, { kind: 'end', planned: BUYERS, recorded: BUYERS, reason: 'interrupted' });
+    assert.ok(steps.every((step) => step.step === 'reserve' && step.outcome === 'reserved'));
+    const summary = JSON.parse(run.stdout) as { flow: { unsent: number; abandoned: number } };
+    assert.deepEqual([summary.flow.unsent, summary.flow.abandoned], [BUYERS, 0]);
+  });
+
   test('a confirm after the hold expired is a definite expired (410), and the reserve records the hold time', async () => {
     const { history } = await confirmAll('expired', { stock: 100, ttlMs: 20 }, '60ms');
     for (const step of history.steps) {

@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
  * `routes` renames the three routes (to test --reserve-path …), `idField`
  * moves the reservation id in the answer (to test --reservation-id-field and
  * `{{reserve.FIELD}}`), and `fault` makes a route misbehave: `500` answers
- * HTTP 500, `reset` destroys the connection without an answer.
+ * HTTP 500, `reset` destroys the connection without an answer, `429` and
+ * `503` answer "not now" with a Retry-After header.
  */
 export interface ReservationShopOptions {
   stock: number;
@@ -22,7 +23,7 @@ export interface ReservationShopOptions {
   routes?: { reserve?: string; confirm?: string; cancel?: string };
   /** Where the reserve's answer puts the reservation id, as a dotted path (default `reservation_id`). */
   idField?: string;
-  fault?: { route: 'reserve' | 'confirm' | 'cancel'; kind: '500' | 'reset' };
+  fault?: { route: 'reserve' | 'confirm' | 'cancel'; kind: '500' | 'reset' | '429' | '503' };
 }
 
 /** One request as the shop received it, with the monotonic time its body was complete. */
@@ -111,7 +112,8 @@ export async function startReservationShop(options: ReservationShopOptions): Pro
       seen.push({ route, headers: request.headers, body: text, at: process.hrtime.bigint() });
       if (options.fault?.route === route) {
         if (options.fault.kind === 'reset') return void request.socket.destroy();
-        return reply(response, 500, { error: 'internal_error' });
+        if (options.fault.kind === '500') return reply(response, 500, { error: 'internal_error' });
+        return reply(response, Number(options.fault.kind), { error: 'rate_limited' }, { 'retry-after': '1' });
       }
       if (route === 'other' || request.method !== 'POST') return reply(response, 404, { error: 'not_found' });
       let input: Record<string, unknown>;
@@ -146,7 +148,7 @@ export async function startReservationShop(options: ReservationShopOptions): Pro
   };
 }
 
-function reply(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' });
+function reply(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(body));
 }
