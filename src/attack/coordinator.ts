@@ -32,6 +32,8 @@ export interface AttackProgress {
   outcomes: Record<Outcome, number>;
   /** Milliseconds since the barrier released (0 before). */
   elapsedMs: number;
+  /** `attack --flow`: `completed` counts step lines, several per buyer. */
+  steps?: boolean;
 }
 
 export interface AttackHooks {
@@ -352,6 +354,7 @@ class Coordinator {
       completed: this.completed,
       outcomes: outcomeRecord(this.outcomes, OUTCOMES),
       elapsedMs: this.releasedAt === undefined ? 0 : Number((process.hrtime.bigint() - this.releasedAt) / 1_000_000n),
+      ...(this.plan?.flow ? { steps: true } : {}),
     });
   }
 
