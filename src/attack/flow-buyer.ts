@@ -61,7 +61,6 @@ export class FlowBuyer {
   private lastInvocation: bigint | null = null;
   private firstAnswer: bigint | null = null;
   private lastCompletion: bigint | null = null;
-  private readonly counts = newStepCounts();
   private readonly errors = new Map<string, number>();
   private readonly thinking = new Set<Thinker>();
 
@@ -251,7 +250,6 @@ export class FlowBuyer {
 
   private record(step: StepName, buyer: string, flowId: string, requestId: string, reservationId: string | null, tInv: bigint, tCmp: bigint, status: number | null, classified: StepClassified): void {
     const slot = stepSlot(step, classified.outcome);
-    this.counts[slot]! += 1;
     const us = Number((tCmp - tInv) / 1000n);
     this.histogram.recordValue(us);
     this.stepHistograms[STEP_NAMES.indexOf(step)]!.recordValue(us);
