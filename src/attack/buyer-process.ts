@@ -2,9 +2,10 @@
 // translates the message protocol (protocol.ts) into calls on BuyerProcess.
 
 import { BuyerProcess } from './buyer.js';
+import { FlowBuyer } from './flow-buyer.js';
 import type { ChildMessage, ParentMessage } from './protocol.js';
 
-let buyer: BuyerProcess | undefined;
+let buyer: BuyerProcess | FlowBuyer | undefined;
 
 function send(message: ChildMessage, then?: () => void): void {
   if (!process.connected) return;
@@ -25,7 +26,8 @@ process.on('disconnect', () => buyer?.destroy());
 process.on('message', (message: ParentMessage) => {
   switch (message.cmd) {
     case 'INIT':
-      buyer = new BuyerProcess(message.plan, (child) => send(child));
+      // `attack --flow`: the same protocol, a multi-step loop per buyer.
+      buyer = message.plan.flow ? new FlowBuyer(message.plan, (child) => send(child)) : new BuyerProcess(message.plan, (child) => send(child));
       buyer.connect().then(
         (ready) => send(ready),
         (error: unknown) => fail(error),

@@ -169,7 +169,8 @@ function describe(error: unknown): string {
   return message ? `: ${message}` : '';
 }
 
-function shortBody(body: string): string {
+/** `: ` and the body flattened to one line and cut at 120 characters, for an `error` field; empty for no body. */
+export function shortBody(body: string): string {
   if (!body) return '';
   const flat = body.replace(/\s+/g, ' ').trim();
   return `: ${flat.length > 120 ? `${flat.slice(0, 117)}...` : flat}`;
@@ -220,7 +221,8 @@ function readPurchaseId(json: LazyJson, rules: ClassifyRules): string | null {
 /** Dotted paths already split: a run reads the same one or two for every answer. */
 const SPLIT_PATHS = new Map<string, readonly string[]>();
 
-function pick(value: unknown, path: string): unknown {
+/** The value at a dotted path (`order.left`) of parsed JSON, or undefined. */
+export function pick(value: unknown, path: string): unknown {
   let keys = SPLIT_PATHS.get(path);
   if (!keys) SPLIT_PATHS.set(path, (keys = path.split('.')));
   let current = value;

@@ -4,6 +4,7 @@ import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type EndReason, type Outcome, t
 import { clockId } from '../history/clock.js';
 import { formatEndLine, formatFaultLine, HistoryWriter } from '../history/writer.js';
 import type { FaultInjection } from './fault.js';
+import { addStepCounts, flowSummary, newStepCounts } from './flow.js';
 import { latencyMs, mergeHistograms } from './histogram.js';
 import { childPlans, resolvePlan, type AttackOptions, type AttackPlan } from './plan.js';
 import { TargetUnreachableError } from '../errors.js';
@@ -31,6 +32,8 @@ export interface AttackProgress {
   outcomes: Record<Outcome, number>;
   /** Milliseconds since the barrier released (0 before). */
   elapsedMs: number;
+  /** `attack --flow`: `completed` counts step lines, several per buyer. */
+  steps?: boolean;
 }
 
 export interface AttackHooks {
@@ -98,6 +101,8 @@ class Coordinator {
   private writer: HistoryWriter | undefined;
   private children: Child[] = [];
   private readonly outcomes = new Array<number>(OUTCOMES.length).fill(0);
+  /** `attack --flow`: step lines written, per step and outcome. */
+  private readonly steps = newStepCounts();
   private completed = 0;
   private stops = 0;
   private releasedAt: bigint | undefined;
@@ -180,6 +185,7 @@ class Coordinator {
           host_id: clockId(),
           ready_at: readyAt,
           released_at: releasedAt,
+          ...(plan.flow ? { flow: plan.flow.name } : {}),
         }).catch((error: Error) => this.fail(error));
         for (const child of this.children) this.send(child, { cmd: 'START', t0: releasedAt.toString() });
         this.progress('running');
@@ -234,9 +240,10 @@ class Coordinator {
         child.ready = message;
         break;
       case 'OPS': {
-        child.ops += message.outcomes.reduce((sum, count) => sum + count, 0);
+        const lines = message.outcomes.reduce((sum, count) => sum + count, 0) + addStepCounts(this.steps, message.steps);
+        child.ops += lines;
         message.outcomes.forEach((count, k) => (this.outcomes[k]! += count));
-        this.completed += message.outcomes.reduce((sum, count) => sum + count, 0);
+        this.completed += lines;
         this.writer!.write(message.lines).then(
           () => this.send(child, { cmd: 'ACK' }),
           (error: Error) => this.fail(error),
@@ -347,6 +354,7 @@ class Coordinator {
       completed: this.completed,
       outcomes: outcomeRecord(this.outcomes, OUTCOMES),
       elapsedMs: this.releasedAt === undefined ? 0 : Number((process.hrtime.bigint() - this.releasedAt) / 1_000_000n),
+      ...(this.plan?.flow ? { steps: true } : {}),
     });
   }
 
@@ -412,6 +420,7 @@ class Coordinator {
         failed: this.children.reduce((sum, child) => sum + (child.ready?.failed ?? 0), 0),
       },
       errors: [...errors].map(([cause, count]) => ({ cause, count })).sort((a, b) => b.count - a.count || a.cause.localeCompare(b.cause)),
+      ...(plan.flow ? { flow: flowSummary(plan.flow, this.steps, results) } : {}),
     };
   }
 }

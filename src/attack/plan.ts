@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { FaultInjection } from './fault.js';
+import { resolveFlow, type FlowOptions, type FlowPlan } from './flow.js';
 import { compileTemplate } from './template.js';
 
 /** The target when none is given: the reference server's purchase route. */
@@ -60,6 +61,8 @@ export interface AttackOptions {
   seed?: number | undefined;
   /** Faults to inject during the run, each recorded in the history. */
   faults?: FaultInjection[] | undefined;
+  /** `--flow`: each buyer runs a multi-step flow instead of one purchase. */
+  flow?: FlowOptions | undefined;
 }
 
 /** Status and body rules in a form that crosses the IPC channel (regexes as sources). */
@@ -98,6 +101,8 @@ export interface AttackPlan {
   seed: number;
   /** Prefix of every request id, random per run, so a rerun never replays an earlier run's ids. */
   runId: string;
+  /** The flow each buyer runs (the rules then describe its reserve step), or null for one purchase each. */
+  flow: FlowPlan | null;
 }
 
 /** One child's share of the plan. */
@@ -120,6 +125,7 @@ export interface ChildPlan {
   runId: string;
   timeoutMs: number;
   quantity: number;
+  flow: FlowPlan | null;
 }
 
 /** Checks the options and fills in the defaults; every mistake is a one-line ConfigError. */
@@ -129,6 +135,7 @@ export function resolvePlan(options: AttackOptions): AttackPlan {
   if (!/^[A-Z]+$/.test(method)) throw new ConfigError(`--method: ${JSON.stringify(options.method)} is not an HTTP method`);
 
   const rate = options.rate ?? null;
+  const flow = options.flow ? resolveFlow(options.flow, { target: url, method, rate, body: options.body }) : null;
   if (options.durationMs !== undefined) {
     if (rate === null) throw new ConfigError('--duration needs --rate: it sets how long arrivals keep coming in the open model');
     if (options.buyers !== undefined) throw new ConfigError('give --buyers or --duration, not both: with --rate, --duration sets buyers = rate × duration');
@@ -193,6 +200,7 @@ export function resolvePlan(options: AttackOptions): AttackPlan {
     historyPath: options.historyPath,
     seed: options.seed ?? randomInt(0, 2 ** 31),
     runId: randomBytes(6).toString('hex'),
+    flow,
   };
 }
 
@@ -214,6 +222,7 @@ export function childPlans(plan: AttackPlan): ChildPlan[] {
     runId: plan.runId,
     timeoutMs: plan.timeoutMs,
     quantity: plan.quantity,
+    flow: plan.flow,
   }));
 }
 

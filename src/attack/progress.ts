@@ -63,5 +63,6 @@ function describe(progress: AttackProgress): string {
     .map((outcome) => `${outcome} ${progress.outcomes[outcome]}`)
     .join(', ');
   const stopping = progress.phase === 'stopping' ? ' (stopping: Ctrl-C again to kill)' : '';
-  return `${progress.completed}/${progress.buyers} done in ${(progress.elapsedMs / 1000).toFixed(1)} s${counts ? ` (${counts})` : ''}${stopping}`;
+  const done = progress.steps ? `${progress.completed} steps of ${progress.buyers} flows` : `${progress.completed}/${progress.buyers}`;
+  return `${done} done in ${(progress.elapsedMs / 1000).toFixed(1)} s${counts ? ` (${counts})` : ''}${stopping}`;
 }

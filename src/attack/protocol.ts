@@ -59,6 +59,8 @@ export interface OpsMessage {
   lines: string;
   /** Count of each outcome in this batch, in OUTCOMES order. */
   outcomes: number[];
+  /** `attack --flow`: count of step lines in this batch per step and outcome (flow.ts stepSlot). */
+  steps?: number[];
 }
 
 /** Child → parent: the child's totals, after its last OPS batch. */
@@ -86,6 +88,20 @@ export interface ResultMessage {
   targetLost: string | null;
   /** Causes of info and fail outcomes other than sold out, with counts. */
   errors: Record<string, number>;
+  /** `attack --flow`: what the child's flows did. */
+  flow?: FlowResult;
+}
+
+/** A child's flow totals beyond the step counts. */
+export interface FlowResult {
+  /** Latency histogram per step, in STEP_NAMES order (encoded as `histogram`). */
+  histograms: string[];
+  /** Flows started. */
+  started: number;
+  /** Flows that held and were drawn to abandon. */
+  abandoned: number;
+  /** Flows drawn to confirm or cancel that did not send it (stopped, or a field missing). */
+  unsent: number;
 }
 
 /** Child → parent: the child cannot go on (a bug, or a plan it cannot carry out). */

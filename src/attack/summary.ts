@@ -1,4 +1,4 @@
-import type { EndReason, Outcome, OpType } from '../history/types.js';
+import type { EndReason, FlowName, Outcome, OpType, StepName, StepOutcome } from '../history/types.js';
 import type { LatencyMs } from './histogram.js';
 
 /** Open model: an arrival sent more than this after its intended time counts as late. */
@@ -18,6 +18,40 @@ export interface FaultSummary {
   duration_s: number | null;
   /** Why it failed, or null. */
   error: string | null;
+}
+
+/** One step of a flow, as the summary reports it. */
+export interface StepSummary {
+  /** Step lines written for this step. */
+  total: number;
+  /** Step lines per outcome. */
+  outcomes: Record<StepOutcome, number>;
+  /** Latency of this step's requests; null if none completed. */
+  latency_ms: LatencyMs | null;
+}
+
+/** What `attack --flow` adds to the summary: the flow's settings, and counts and latency per step. */
+export interface FlowSummary {
+  name: FlowName;
+  /** Share of held flows told to confirm (--confirm). */
+  confirm_share: number;
+  /** Share of held flows told to cancel (--cancel); the rest abandon. */
+  cancel_share: number;
+  /** Think time range between a hold and its confirm or cancel. */
+  think_ms: { min: number; max: number };
+  /** Path of each step's request on the target's origin. */
+  paths: Record<StepName, string>;
+  /** Flows started (each with its reserve). */
+  flows: number;
+  /** Flows that held and then, as drawn, sent nothing more. */
+  abandoned: number;
+  /**
+   * Flows that held and were drawn to confirm or cancel, but did not send it:
+   * the run was stopped during the think time, or the reserve's answer lacked
+   * a field the step's body names.
+   */
+  unsent: number;
+  steps: Record<StepName, StepSummary>;
 }
 
 /**
@@ -81,4 +115,10 @@ export interface AttackSummary {
   connections: { opened: number; failed: number };
   /** Causes of outcomes other than bought and sold_out, most frequent first. */
   errors: { cause: string; count: number }[];
+  /**
+   * `attack --flow`: per-step counts and latency. Then `outcomes` and `types`
+   * are all zero (there are step lines, no op lines) and `completed`,
+   * `sent`, `latency_ms` count every step's request.
+   */
+  flow?: FlowSummary;
 }

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startAttack } from '../attack/coordinator.js';
 import { commandFault, type FaultInjection } from '../attack/fault.js';
+import { DEFAULT_CANCEL_SHARE, DEFAULT_CONFIRM_SHARE, DEFAULT_THINK_MS, FLOW_NAMES, type FlowOptions } from '../attack/flow.js';
 import { DEFAULT_TARGET } from '../attack/plan.js';
 import { progressReporter } from '../attack/progress.js';
 import { attackSummaryJson, renderAttackSummary } from '../report/attack-summary.js';
@@ -44,7 +45,24 @@ interface AttackFlags {
   history: string;
   json?: boolean;
   seed?: number;
+  flow?: string;
+  confirm?: number;
+  cancel?: number;
+  think?: { min: number; max: number };
+  reservePath?: string;
+  confirmPath?: string;
+  cancelPath?: string;
+  reserveBody?: string;
+  confirmBody?: string;
+  cancelBody?: string;
+  reservationIdField?: string;
+  ttlField?: string;
+  settleOkStatus?: number[];
+  expiredStatus?: number[];
 }
+
+/** The flags that only mean something with --flow, as commander names them. */
+const FLOW_FLAGS = ['confirm', 'cancel', 'think', 'reservePath', 'confirmPath', 'cancelPath', 'reserveBody', 'confirmBody', 'cancelBody', 'reservationIdField', 'ttlField', 'settleOkStatus', 'expiredStatus'] as const;
 
 export function attackCommand(finish: (result: CommandResult) => void): Command {
   return new Command('attack')
@@ -72,7 +90,21 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .option('--purchase-id-field <path>', 'dotted path to the purchase id in a JSON answer; "" if there is none', 'purchase_id')
     .option('--history <file>', 'history file to write (JSON Lines)', 'flashsale-history.jsonl')
     .option('--json', 'print the summary as one JSON object on stdout, nothing else there')
-    .option('--seed <n>', 'seed of the open model\'s arrival schedule (default: random; the summary shows it)', wholeNumber(0, 2 ** 31 - 1))
+    .option('--seed <n>', 'seed of the open model\'s arrival schedule and of --flow\'s choices (default: random; the summary shows it)', wholeNumber(0, 2 ** 31 - 1))
+    .option('--flow <name>', `each buyer runs a multi-step flow instead of one purchase: ${FLOW_NAMES.join(', ')} (reserve, think, then confirm, cancel or abandon); closed model only`)
+    .option('--confirm <share>', `with --flow: share of held flows that confirm, e.g. 0.7 or 70% (default ${DEFAULT_CONFIRM_SHARE})`, share)
+    .option('--cancel <share>', `with --flow: share of held flows that cancel (default ${DEFAULT_CANCEL_SHARE}); the rest abandon their hold`, share)
+    .option('--think <duration>', `with --flow: wait between a hold and its confirm or cancel, e.g. 100ms, or a range 50ms..200ms drawn per flow from --seed (default ${DEFAULT_THINK_MS}ms)`, thinkRange)
+    .option('--reserve-path <path>', 'with --flow: the reserve request\'s path, resolved against --target like a link (default /reserve)')
+    .option('--confirm-path <path>', 'with --flow: the confirm request\'s path (default /confirm)')
+    .option('--cancel-path <path>', 'with --flow: the cancel request\'s path (default /cancel)')
+    .option('--reserve-body <template>', 'with --flow: reserve body, placeholders as --body (default: {"buyer_id":"{{buyer}}","quantity":{{quantity}}})')
+    .option('--confirm-body <template>', 'with --flow: confirm body; {{reserve.FIELD}} is any dotted field of the reserve\'s JSON answer (default: {"reservation_id":"{{reserve.reservation_id}}","buyer_id":"{{buyer}}"})')
+    .option('--cancel-body <template>', 'with --flow: cancel body, as --confirm-body (same default)')
+    .option('--reservation-id-field <path>', 'with --flow: dotted path to the reservation id in the reserve\'s JSON answer (default reservation_id)')
+    .option('--ttl-field <path>', 'with --flow: dotted path to the hold time in seconds in the reserve\'s answer, recorded for verify; "" if none (default ttl_seconds)')
+    .option('--settle-ok-status <list>', 'with --flow: confirm and cancel statuses that mean done (default 200); --ok-status and --sold-out-status describe the reserve', statusList)
+    .option('--expired-status <list>', 'with --flow: confirm and cancel statuses that mean the hold had expired (default 410); other 4xx are rejected', statusList)
     .action(async (flags: AttackFlags, command: Command) => {
       // A status given to --refused-status on purpose leaves the default sold-out list, as the
       // refused defaults give way to --sold-out-status: a server whose 409 means "conflict,
@@ -81,6 +113,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
         ? flags.soldOutStatus.filter((status) => !flags.refusedStatus!.includes(status))
         : flags.soldOutStatus;
       const faults = commandFaults(flags.fault, flags.faultAt);
+      const flow = flowOptions(flags);
       const progress = progressReporter({ json: !!flags.json });
       const attack = startAttack(
         {
@@ -106,6 +139,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           purchaseIdField: flags.purchaseIdField,
           historyPath: flags.history,
           seed: flags.seed,
+          flow,
         },
         { onProgress: (update) => progress.update(update) },
       );
@@ -132,6 +166,43 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+/** The --flow flags as the attack takes them; a flow flag without --flow is a mistake, said in one line. */
+function flowOptions(flags: AttackFlags): FlowOptions | undefined {
+  if (flags.flow === undefined) {
+    const stray = FLOW_FLAGS.find((name) => flags[name] !== undefined);
+    if (stray) throw new ConfigError(`--${stray.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)} needs --flow ${FLOW_NAMES[0]}`);
+    return undefined;
+  }
+  return {
+    name: flags.flow,
+    confirm: flags.confirm,
+    cancel: flags.cancel,
+    think: flags.think,
+    paths: { reserve: flags.reservePath, confirm: flags.confirmPath, cancel: flags.cancelPath },
+    bodies: { reserve: flags.reserveBody, confirm: flags.confirmBody, cancel: flags.cancelBody },
+    reservationIdField: flags.reservationIdField,
+    ttlField: flags.ttlField,
+    settleOkStatus: flags.settleOkStatus,
+    expiredStatus: flags.expiredStatus,
+  };
+}
+
+/** A share such as `0.7` or `70%`, from 0 to 1. */
+function share(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(value.trim());
+  const number = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
+  if (!(number >= 0 && number <= 1)) throw new InvalidArgumentError(`expected a share from 0 to 1 such as 0.7 or 70%, got ${JSON.stringify(value)}.`);
+  return number;
+}
+
+/** `100ms`, or a range `50ms..200ms`, as milliseconds. */
+function thinkRange(value: string): { min: number; max: number } {
+  const parts = value.split('..');
+  if (parts.length > 2) throw new InvalidArgumentError(`expected a duration such as 100ms or a range such as 50ms..200ms, got ${JSON.stringify(value)}.`);
+  const [min, max] = parts.map((part) => duration(0)(part));
+  return { min: min!, max: max ?? min! };
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
-import { LATE_AFTER_MS, type AttackSummary } from '../attack/summary.js';
-import { OUTCOMES, OUTCOME_TYPE } from '../history/types.js';
+import { LATE_AFTER_MS, type AttackSummary, type FlowSummary } from '../attack/summary.js';
+import { OUTCOMES, OUTCOME_TYPE, STEP_NAMES, STEP_OUTCOMES, STEP_OUTCOME_TYPE, STEP_SUCCESS } from '../history/types.js';
 import { plural } from '../verify/verdict.js';
 
 /** Causes of errors listed under the table; the JSON has them all. */
@@ -14,8 +14,9 @@ export function attackSummaryJson(summary: AttackSummary): string {
 /** The summary for a person: a headline, the outcome table, the rate and latency table, notes. */
 export function renderAttackSummary(summary: AttackSummary): string {
   const model = summary.model === 'open' ? `open model at ${summary.rate}/s (seed ${summary.seed})` : 'closed model';
+  const target = summary.flow ? `${new URL(summary.target).origin} ${STEP_NAMES.map((step) => summary.flow!.paths[step]).join(' ')}` : summary.target;
   const lines = [
-    `flashsale attack: ${summary.method} ${summary.target}`,
+    `flashsale attack: ${summary.method} ${target}`,
     `  ${plural(summary.buyers, 'buyer')}, ${model}, ${summary.concurrency} in flight at most, ${summary.processes} ${summary.processes === 1 ? 'process' : 'processes'}`,
   ];
   if (summary.interrupted) {
@@ -29,12 +30,15 @@ export function renderAttackSummary(summary: AttackSummary): string {
   const style = { head: [], border: [] };
   // No rule between body rows: a compact table that still lines up.
   const chars = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
-  const outcomes = new Table({ head: ['outcome', 'type', 'count'], colAligns: ['left', 'left', 'right'], style, chars });
-  for (const outcome of OUTCOMES) outcomes.push([outcome, OUTCOME_TYPE[outcome], String(summary.outcomes[outcome])]);
-  outcomes.push(['total', '', String(summary.completed)]);
-  lines.push(outcomes.toString());
-  const refused = summary.outcomes.refused > 0 ? `, ${summary.outcomes.refused} of them refused "try again"` : '';
-  lines.push(`  ok ${summary.types.ok} (surely bought) · fail ${summary.types.fail} (surely not${refused}) · info ${summary.types.info} (unknown)`);
+  if (summary.flow) lines.push(...flowTables(summary.flow, summary.seed, style, chars));
+  else {
+    const outcomes = new Table({ head: ['outcome', 'type', 'count'], colAligns: ['left', 'left', 'right'], style, chars });
+    for (const outcome of OUTCOMES) outcomes.push([outcome, OUTCOME_TYPE[outcome], String(summary.outcomes[outcome])]);
+    outcomes.push(['total', '', String(summary.completed)]);
+    lines.push(outcomes.toString());
+    const refused = summary.outcomes.refused > 0 ? `, ${summary.outcomes.refused} of them refused "try again"` : '';
+    lines.push(`  ok ${summary.types.ok} (surely bought) · fail ${summary.types.fail} (surely not${refused}) · info ${summary.types.info} (unknown)`);
+  }
 
   const latency = summary.latency_ms;
   const figures = new Table({
@@ -71,8 +75,32 @@ export function renderAttackSummary(summary: AttackSummary): string {
     lines.push(`  real-time checks (H4, H5) have nothing to compare: every request was sent before the first answer came;`);
     lines.push(`  to catch a server that lies about stock, send fewer at once (--concurrency ${fewer}) or arrive at a rate (--rate R)`);
   }
-  lines.push(`  history: ${summary.history} (${plural(summary.completed, 'operation')}, end: ${summary.end_reason})`);
+  lines.push(`  history: ${summary.history} (${plural(summary.completed, summary.flow ? 'step' : 'operation')}, end: ${summary.end_reason})`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `attack --flow`: what the flows did, then each step's outcomes (every
+ * outcome that occurred, and the step's success even at 0) and latency.
+ */
+function flowTables(flow: FlowSummary, seed: number, style: Table.TableConstructorOptions['style'], chars: Table.TableConstructorOptions['chars']): string[] {
+  const think = flow.think_ms.min === flow.think_ms.max ? `${flow.think_ms.min} ms` : `${flow.think_ms.min}..${flow.think_ms.max} ms`;
+  const outcomes = new Table({ head: ['step', 'outcome', 'type', 'count'], colAligns: ['left', 'left', 'left', 'right'], style, chars });
+  const latency = new Table({ head: ['step', 'requests', 'latency ms: min', 'p50', 'p90', 'p99', 'max'], colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'], style, chars });
+  for (const step of STEP_NAMES) {
+    const { outcomes: counts, total, latency_ms: ms } = flow.steps[step];
+    for (const outcome of STEP_OUTCOMES) {
+      if (counts[outcome] > 0 || outcome === STEP_SUCCESS[step]) outcomes.push([step, outcome, STEP_OUTCOME_TYPE[outcome], String(counts[outcome])]);
+    }
+    latency.push([step, String(total), ...(ms ? [ms.min, ms.p50, ms.p90, ms.p99, ms.max].map(milliseconds) : ['-', '-', '-', '-', '-'])]);
+  }
+  const unsent = flow.unsent > 0 ? `, ${flow.unsent} not sent (stopped, or a field missing)` : '';
+  return [
+    `  flow ${flow.name}: ${plural(flow.flows, 'flow')}; held flows confirm ${flow.confirm_share}, cancel ${flow.cancel_share}, else abandon, after ${think} (seed ${seed})`,
+    `  after a hold: ${flow.steps.confirm.total} confirm, ${flow.steps.cancel.total} cancel, ${flow.abandoned} abandoned${unsent}`,
+    outcomes.toString(),
+    latency.toString(),
+  ];
 }
 
 function milliseconds(value: number): string {
