@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseStrategy, STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, parseFaultNames, type FaultName } from '../prove/faults/index.js';
+import { ConfigError } from '../errors.js';
+import { proveFlow } from '../prove/flow-prove.js';
 import { prove } from '../prove/prove.js';
 import { proveJson, renderProve } from '../report/prove-table.js';
 import type { CommandResult } from './result.js';
@@ -16,6 +18,7 @@ interface ProveFlags {
   timeout: number;
   faults?: FaultName[];
   onlyFaults?: boolean;
+  flow?: 'reserve';
   json?: boolean;
 }
 
@@ -51,10 +54,17 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
     .addOption(new Option('--timeout <duration>', 'longest wait for one answer').argParser(duration(1)).default(5000, '5s'))
     .addOption(new Option('--faults <list>', `add a scenario that injects these faults mid-stampede: ${FAULT_NAMES.join(', ')} (or all)`).argParser(asArgument(parseFaultNames)))
     .option('--only-faults', 'run only the faults scenario')
+    .addOption(
+      new Option('--flow <name>', 'prove the reservation flow instead of one-step purchases: holds with a 1 s TTL, confirmed, cancelled or abandoned (checks R1–R7)').choices(['reserve']),
+    )
     .option('--json', 'print the whole proof, witnesses included, as JSON on stdout')
     .addHelpText('after', `\nFaults (--faults), injected in the order named, while stock remains:\n${FAULT_NAMES.map((name) => `  ${name.padEnd(7)}${FAULT_DESCRIPTIONS[name]}`).join('\n')}\n`)
     .action(async (flags: ProveFlags) => {
-      const report = await prove(
+      if (flags.flow && (flags.faults || flags.onlyFaults || flags.buyers !== undefined)) {
+        throw new ConfigError(`--flow ${flags.flow} has its own scenarios: it takes no ${flags.buyers !== undefined ? '--buyers' : '--faults or --only-faults'}`);
+      }
+      const run = flags.flow ? proveFlow : prove;
+      const report = await run(
         {
           databases: flags.db === 'all' ? serverDatabasesFromEnvironment() : flags.db ? [flags.db] : [],
           includeTemporarySqlite: !flags.db || flags.db === 'all',

@@ -20,7 +20,7 @@ export function renderProve(report: ProveReport): string {
       // Where faults allowed unknown outcomes, the row shows how many of them.
       result.allowedErrors > 0 ? `${result.errors} ≤ ${result.allowedErrors}` : `${result.errors}`,
       `${result.durationS.toFixed(2)} s`,
-      result.status === 'PASS' ? 'PASS' : `FAIL: ${result.anomalies.map((anomaly) => anomaly.split(' ')[0]!.match(/^[HDE]\d$/) ? anomaly.split(' ')[0] : anomaly).join(', ')}`,
+      result.status === 'PASS' ? 'PASS' : `FAIL: ${result.anomalies.map((anomaly) => anomaly.split(' ')[0]!.match(/^[HDER]\d$/) ? anomaly.split(' ')[0] : anomaly).join(', ')}`,
     ]);
   }
   const strategy = report.strategy.startsWith('file:') ? `${fileURLToPath(report.strategy)} (your module)` : report.strategy;

@@ -1,0 +1,150 @@
+// `flashsale prove --flow reserve` (issue 12): for each database, start the
+// reference server with a short hold time, and for each flow scenario reset
+// the item, drive reserve → think → confirm/cancel/abandon flows at it, and
+// verify the run with the reservation checks (R1–R7). Beyond the verdict, a
+// scenario that must exercise expiry fails when it did not: a pass that never
+// saw a hold expire and come back proves nothing about expiry.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openAdapter } from '../../adapters/open.js';
+import { readReservationSnapshot, type ReservationSnapshot } from '../../adapters/reservation-reader.js';
+import { isStrategyName, loadStrategy } from '../../adapters/strategies/index.js';
+import { prepareStore, resetStock } from '../../adapters/store.js';
+import { maskPassword, parseDatabaseUrl } from '../../adapters/url.js';
+import { startServer } from '../../reference-server/launcher.js';
+import { runAttack } from '../attack/coordinator.js';
+import type { AttackSummary } from '../attack/summary.js';
+import { ConfigError } from '../errors.js';
+import { verify } from '../verify/verify.js';
+import { flowScenarios, type FlowScenario } from './flow-scenarios.js';
+import { PROVE_SKU_PREFIX, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
+
+/** The options `prove --flow reserve` takes: those of prove without the purchase-only ones. */
+export type FlowProveOptions = Omit<ProveOptions, 'faults' | 'onlyFaults' | 'buyers'>;
+
+/** Items of the flow scenarios: apart from the purchase scenarios' items. */
+const FLOW_SKU_PREFIX = `${PROVE_SKU_PREFIX}flow-`;
+
+export async function proveFlow(options: FlowProveOptions, hooks: ProveHooks = {}): Promise<ProveReport> {
+  for (const url of options.databases) parseDatabaseUrl(url);
+  if (options.stock < 2) throw new ConfigError('--stock must be at least 2 to prove a reservation flow');
+  if (!isStrategyName(options.strategy)) await loadStrategy(options.strategy);
+  const workDir = await mkdtemp(join(tmpdir(), 'flashsale-prove-flow-'));
+  const targets: Array<{ url: string; name?: string }> = [
+    ...(options.includeTemporarySqlite ? [{ url: `sqlite:${join(workDir, 'flashsale.db')}`, name: 'sqlite (temporary file)' }] : []),
+    ...options.databases.map((url) => ({ url })),
+  ];
+  if (targets.length === 0) throw new ConfigError('no database to prove on');
+  const results: ScenarioResult[] = [];
+  for (const target of targets) {
+    for (const [index, scenario] of flowScenarios(options).entries()) {
+      const history = join(workDir, `${parseDatabaseUrl(target.url).dialect}-flow-${index + 1}.jsonl`);
+      const result = await runFlowScenario(target, `${FLOW_SKU_PREFIX}${index + 1}`, scenario, history, options);
+      results.push(result);
+      hooks.onResult?.(result);
+    }
+  }
+  const status = results.every((result) => result.status === 'PASS') ? 'PASS' : 'FAIL';
+  if (status === 'PASS') await rm(workDir, { recursive: true, force: true });
+  return { status, strategy: options.strategy, results, workDir };
+}
+
+async function runFlowScenario(
+  target: { url: string; name?: string },
+  sku: string,
+  scenario: FlowScenario,
+  history: string,
+  options: FlowProveOptions,
+): Promise<ScenarioResult> {
+  const adapter = await openAdapter({ url: target.url });
+  try {
+    // A reset also removes the item's reservations and events of an earlier run.
+    await prepareStore(adapter, { sku, itemName: 'flashsale prove --flow', stock: options.stock });
+    await resetStock(adapter, sku, options.stock);
+  } finally {
+    await adapter.close();
+  }
+  const server = await startServer({
+    url: target.url,
+    host: '127.0.0.1',
+    port: 0,
+    sku,
+    itemName: 'flashsale prove --flow',
+    stock: options.stock,
+    workers: scenario.workers,
+    separateProcess: true,
+    strategy: options.strategy,
+    reservationTtlMs: scenario.ttlMs,
+  });
+  let summary: AttackSummary;
+  const attackStarted = performance.now();
+  try {
+    summary = await runAttack({
+      target: server.url,
+      buyers: scenario.buyers,
+      concurrency: scenario.concurrency,
+      processes: options.processes,
+      timeoutMs: options.timeoutMs,
+      quantity: 1,
+      headers: [],
+      method: 'POST',
+      okStatus: [200, 201],
+      soldOutStatus: [409, 410],
+      remainingField: 'remaining_stock',
+      purchaseIdField: '',
+      historyPath: history,
+      flow: { name: 'reserve-confirm', confirm: scenario.confirm, cancel: scenario.cancel, think: scenario.think },
+    });
+  } finally {
+    // Stopped before verify reads: no sweeper may write an expiry between the audit's reads.
+    await server.stop();
+  }
+  const attackS = (performance.now() - attackStarted) / 1000;
+  const verifyStarted = performance.now();
+  const verdict = await verify({ histories: [history], db: target.url, sku, maxErrors: 0 });
+  const verifyS = (performance.now() - verifyStarted) / 1000;
+  const steps = summary.flow!.steps;
+  const confirmed = steps.confirm.outcomes.confirmed;
+  const anomalies = verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
+  if (scenario.expectedConfirmed !== undefined && confirmed !== scenario.expectedConfirmed) {
+    anomalies.push(`expected ${scenario.expectedConfirmed} confirmed, got ${confirmed}`);
+  }
+  if (scenario.mustExpire) anomalies.push(...expiryUnseen(await readReservationSnapshot(target.url, sku), steps.confirm.outcomes.expired, options.stock));
+  return {
+    database: target.name ?? maskPassword(target.url),
+    databaseUrl: server.databaseLabel,
+    sku,
+    scenario: scenario.name,
+    buyers: scenario.buyers,
+    concurrency: scenario.concurrency ?? null,
+    sold: confirmed,
+    soldOut: steps.reserve.outcomes.sold_out,
+    errors: summary.types.info,
+    allowedErrors: 0,
+    faults: [],
+    attackS,
+    verifyS,
+    durationS: attackS + verifyS,
+    status: anomalies.length === 0 ? 'PASS' : 'FAIL',
+    anomalies,
+    history,
+    verdict,
+  };
+}
+
+/**
+ * What the scenario failed to exercise: no hold expired, no unit of an
+ * expired hold was held again afterwards, no late confirm was refused.
+ */
+function expiryUnseen(snapshot: ReservationSnapshot, lateConfirms: number, stock: number): string[] {
+  const missing: string[] = [];
+  const firstExpiry = snapshot.events.find((event) => event.kind === 'expire');
+  const holds = snapshot.events.filter((event) => event.kind === 'hold');
+  if (!firstExpiry) missing.push('no hold expired: the run did not exercise expiry');
+  else if (!holds.some((hold) => hold.id > firstExpiry.id)) missing.push('no hold was made after the first expiry: expired units were never held again');
+  // More holds than units: some unit was held twice, which only a return makes possible.
+  if (holds.length <= stock) missing.push(`only ${holds.length} holds for ${stock} units: no unit was held again`);
+  if (lateConfirms === 0) missing.push('no confirm came after its hold\'s time: the late-confirm refusal was not exercised');
+  return missing;
+}
