@@ -78,6 +78,8 @@ interface Scenario {
   events?: Event[];
   steps?: Step[];
   final?: number;
+  /** false: the history has no end record (the run was cut short). */
+  end?: boolean;
 }
 
 const literal = (value: string | number | null) => (value === null ? 'NULL' : typeof value === 'number' ? String(value) : `'${value}'`);
@@ -109,7 +111,8 @@ async function audit(url: string, scenario: Scenario, extra: { finalStock?: numb
       reservationId: step.reservationId && `${step.reservationId}-${sku}`,
     }));
     const path = join(scratch, `${sku}.jsonl`);
-    writeFlowHistory(path, 'f', 6, steps);
+    // The run id is the sku: a flow's request id is `<run>-<name>`, as attack makes them.
+    writeFlowHistory(path, sku, 6, steps, { end: scenario.end });
     return await verify({ histories: [path], db: extra.finalStock === undefined ? url : undefined, sku, maxErrors: 10, ...extra });
   } finally {
     await adapter.close();
@@ -182,6 +185,14 @@ for (const db of DATABASES) {
       const rest = events.map((event) => (event.at_ms > 1014 ? { ...event, stock_after: event.stock_after - 1 } : event));
       const verdict = await audit(db.url(), { events: rest, final: 0 });
       assertFails(verdict, 'R5', /after cancel of 1 the stock should be 2, event \d+ says 1/, ['event \\d+: confirm of r0', 'event \\d+: cancel of r1']);
+    });
+
+    test('R7: rows of a flow a cut-short history never recorded are recovered; with the end record they are unexpected', async () => {
+      const steps = STEPS.filter((step) => step.flowId !== 'f4');
+      const cut = await audit(db.url(), { steps, end: false });
+      assert.equal(result(cut, 'R7').status, 'PASS', JSON.stringify(result(cut, 'R7')));
+      assert.match(result(cut, 'R7').summary, /unexpected 0, recovered 1 \(\+1 of flows the cut-short history did not record\)/);
+      assertFails(await audit(db.url(), { steps }), 'R7', /unexpected: rows for request \S*-f4, which this run never sent/, ['reservation r4-\\S+: state held']);
     });
 
     test('R7: lost, aborted-visible and unexpected rows fail with the step and the row', async () => {
