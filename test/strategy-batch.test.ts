@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Adapter, Session } from '../adapters/adapter.js';
 import { DatabaseUnreachableError } from '../src/errors.js';
 import { openAdapter } from '../adapters/open.js';
+import { MysqlAdapter, takesInsertReturning } from '../adapters/mysql.js';
 import { sellBatch } from '../adapters/strategies/batch.js';
 import { Batcher } from '../adapters/strategies/batcher.js';
 import type { PurchaseOutcome, PurchaseRequest } from '../adapters/strategies/index.js';
@@ -346,3 +347,52 @@ for (const db of DATABASES.filter((candidate) => candidate.name !== 'sqlite')) {
     });
   });
 }
+
+// MariaDB 10.5+ returns a batch's ledger ids from the INSERT itself; MySQL
+// has no INSERT … RETURNING and reads them back by request id. The suites
+// above run the server's own choice; this one forces the MySQL path on the
+// same server, so both stay tested against a real database.
+test('INSERT … RETURNING is taken from MariaDB 10.5 on, never on MySQL', () => {
+  assert.equal(takesInsertReturning('10.11.19-MariaDB-0+deb12u1'), true);
+  assert.equal(takesInsertReturning('10.5.0-MariaDB'), true);
+  assert.equal(takesInsertReturning('11.4.2-MariaDB-ubu2404'), true);
+  assert.equal(takesInsertReturning('10.4.34-MariaDB'), false);
+  assert.equal(takesInsertReturning('8.0.36'), false);
+  assert.equal(takesInsertReturning('8.4.0-MySQL Community Server'), false);
+});
+
+const mariadb = DATABASES.find((candidate) => candidate.name === 'mysql')!;
+describe('batch strategy on mysql: both ways of learning the ledger ids', { skip: mariadb.skip }, () => {
+  for (const insertReturning of [undefined, false] as const) {
+    const way = insertReturning === false ? 'read back by request id (the MySQL path)' : "the server's own choice";
+    test(`${way}: every buyer is told its own row; a UNIQUE violation still rolls back and resells`, async () => {
+      const adapter = new MysqlAdapter({ url: mariadb.url(), poolSize: 2 }, { insertReturning });
+      try {
+        const version = await adapter.serverVersion();
+        const expected = insertReturning ?? takesInsertReturning(version.replace(/^MariaDB (.*)$/, '$1-MariaDB'));
+        assert.equal(await adapter.insertReturning(), expected, version);
+        const sku = await newItem(adapter, 10);
+        const reused = randomUUID();
+        await withTransaction(adapter, (session) =>
+          session.insertPurchase({ sku: uniqueSku('elsewhere'), buyerId: 'b-x', quantity: 1, requestId: reused, stockAfter: 0 }),
+        );
+        const { batches, buy } = recordingBatcher(adapter);
+        const requests = [request(sku), request(sku), request(sku, { requestId: reused, buyerId: 'b-x' }), request(sku), request(sku)];
+        const outcomes = await settleAll(requests.map(buy));
+        assert.equal(batches.length, 1);
+        assert.equal(outcomes[2], 'FS_IDEMPOTENCY_CONFLICT');
+        const state = await readStateWith(adapter, sku);
+        assert.deepEqual(state.ledger.map((row) => row.stockAfter), [9, 8, 7, 6]);
+        const byRequest = new Map(state.ledger.map((row) => [row.requestId, row]));
+        for (const [index, outcome] of outcomes.entries()) {
+          if (index === 2) continue;
+          const row = byRequest.get(requests[index]!.requestId);
+          assert.equal(bought(outcome)?.purchaseId, row?.id, 'the purchase id is the ledger row of this very request');
+          assert.equal(bought(outcome)?.remaining, row?.stockAfter);
+        }
+      } finally {
+        await adapter.close();
+      }
+    });
+  }
+});
