@@ -23,9 +23,9 @@ import { readStateWith } from './helpers/store.js';
 /** A batcher that also records the batches it formed, to show what was sold together. */
 function recordingBatcher(adapter: Adapter, maxSize = 512) {
   const batches: string[][] = [];
-  const batcher = new Batcher((requests) => {
+  const batcher = new Batcher((requests, committing) => {
     batches.push(requests.map((request) => request.requestId));
-    return sellBatch(adapter, requests);
+    return sellBatch(adapter, requests, committing);
   }, { maxSize, maxWaitMs: 0 });
   return { batches, buy: (request: PurchaseRequest) => batcher.submit(request) };
 }
@@ -212,6 +212,58 @@ for (const db of DATABASES) {
         }
       });
     }
+
+    // The next batch starts when the previous one has sent its COMMIT, not
+    // when that COMMIT returns: its BEGIN and row-lock request travel while
+    // the COMMIT flushes. The database lock still orders the two.
+    test('a buyer who arrives during a COMMIT is sold by the next batch, started before that COMMIT returned, in order', async () => {
+      const sku = await newItem(adapter, 10);
+      const events: string[] = [];
+      let arrive: () => void = () => {};
+      let commits = 0;
+      const slowFirstCommit = new Proxy(adapter, {
+        get(target, property) {
+          if (property === 'acquire') {
+            return async () => {
+              const session = await target.acquire();
+              return new Proxy(session, {
+                get(inner, name) {
+                  if (name === 'begin') return async () => (await inner.begin(), events.push('begin'));
+                  if (name === 'commit') {
+                    return async () => {
+                      const which = ++commits;
+                      events.push(`commit ${which} sent`);
+                      if (which === 1) {
+                        arrive();
+                        await new Promise((resolve) => setTimeout(resolve, 100));
+                      }
+                      await inner.commit();
+                      events.push(`commit ${which} returned`);
+                    };
+                  }
+                  const value = Reflect.get(inner, name);
+                  return typeof value === 'function' ? value.bind(inner) : value;
+                },
+              });
+            };
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const { batches, buy } = recordingBatcher(slowFirstCommit);
+      let late: Array<Promise<PurchaseOutcome | string>> = [];
+      arrive = () => (late = [request(sku), request(sku)].map((r) => buy(r).catch((error: { code?: string }) => String(error.code))));
+      const early = await settleAll([buy(request(sku)), buy(request(sku)), buy(request(sku))]);
+      const second = await Promise.all(late);
+      assert.deepEqual(batches.map((batch) => batch.length), [3, 2]);
+      assert.deepEqual([...early, ...second].map((outcome) => bought(outcome)?.remaining), [9, 8, 7, 6, 5], 'sold in arrival order');
+      // SQLite has one connection: there the next BEGIN waits for it.
+      if (db.name !== 'sqlite') {
+        assert.ok(events.indexOf('begin', 1) < events.indexOf('commit 1 returned'), `the next batch began during the COMMIT: ${events.join(', ')}`);
+      }
+      await assertConserved(adapter, sku, 10);
+    });
 
     test('batches never exceed --batch-size and sell the stock exactly', async () => {
       const sku = await newItem(adapter, 20);
