@@ -30,22 +30,13 @@ function recordingBatcher(adapter: Adapter, maxSize = 512) {
   return { batches, buy: (request: PurchaseRequest) => batcher.submit(request) };
 }
 
-/**
- * The adapter, except that the first COMMIT through it commits (or rolls
- * back) and then throws as a dropped connection would.
- */
-function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
-  let armed = true;
+/** The adapter, with a session method replaced wherever `override` returns a function for it. */
+function overridingSessions(adapter: Adapter, override: (session: Session, property: string | symbol) => unknown): Adapter {
   const wrap = (session: Session): Session =>
     new Proxy(session, {
       get(target, property) {
-        if (property === 'commit' && armed) {
-          return async () => {
-            armed = false;
-            await (committed ? target.commit() : target.rollback());
-            throw new DatabaseUnreachableError('injected: the connection dropped during COMMIT');
-          };
-        }
+        const replaced = override(target, property);
+        if (replaced) return replaced;
         const value = Reflect.get(target, property);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -56,6 +47,22 @@ function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
       const value = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
     },
+  });
+}
+
+/**
+ * The adapter, except that the first COMMIT through it commits (or rolls
+ * back) and then throws as a dropped connection would.
+ */
+function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
+  let armed = true;
+  return overridingSessions(adapter, (session, property) => {
+    if (property !== 'commit' || !armed) return undefined;
+    return async () => {
+      armed = false;
+      await (committed ? session.commit() : session.rollback());
+      throw new DatabaseUnreachableError('injected: the connection dropped during COMMIT');
+    };
   });
 }
 
@@ -221,35 +228,20 @@ for (const db of DATABASES) {
       const events: string[] = [];
       let arrive: () => void = () => {};
       let commits = 0;
-      const slowFirstCommit = new Proxy(adapter, {
-        get(target, property) {
-          if (property === 'acquire') {
-            return async () => {
-              const session = await target.acquire();
-              return new Proxy(session, {
-                get(inner, name) {
-                  if (name === 'begin') return async () => (await inner.begin(), events.push('begin'));
-                  if (name === 'commit') {
-                    return async () => {
-                      const which = ++commits;
-                      events.push(`commit ${which} sent`);
-                      if (which === 1) {
-                        arrive();
-                        await new Promise((resolve) => setTimeout(resolve, 100));
-                      }
-                      await inner.commit();
-                      events.push(`commit ${which} returned`);
-                    };
-                  }
-                  const value = Reflect.get(inner, name);
-                  return typeof value === 'function' ? value.bind(inner) : value;
-                },
-              });
-            };
+      // The first COMMIT is held back 100 ms, and two buyers arrive as it is sent.
+      const slowFirstCommit = overridingSessions(adapter, (session, property) => {
+        if (property === 'begin') return async () => (await session.begin(), events.push('begin'));
+        if (property !== 'commit') return undefined;
+        return async () => {
+          const which = ++commits;
+          events.push(`commit ${which} sent`);
+          if (which === 1) {
+            arrive();
+            await new Promise((resolve) => setTimeout(resolve, 100));
           }
-          const value = Reflect.get(target, property);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
+          await session.commit();
+          events.push(`commit ${which} returned`);
+        };
       });
       const { batches, buy } = recordingBatcher(slowFirstCommit);
       let late: Array<Promise<PurchaseOutcome | string>> = [];
