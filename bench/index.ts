@@ -426,14 +426,15 @@ function judgeBatch(rows: ThroughputRow[], floor: FloorFigures[], hotRow: HotRow
     Math.max(0, ...rows.filter((row) => row.database === database && row.strategy === strategy).map(pick));
   for (const database of new Set(rows.map((row) => row.database))) {
     const batch = best(database, 'batch', (row) => row.http.purchases_per_second);
-    const lock = best(database, 'lock', (row) => row.http.purchases_per_second);
-    if (!batch || !lock) continue;
-    targets.push({ name: `${database} batch / lock, HTTP`, target: '≥ 5.00', value: `${(batch / lock).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(lock)}/s)`, met: batch / lock >= 5 });
+    if (!batch) continue;
+    // SQLite's target is the HTTP floor: in-process, its lock is no network-bound hot row.
     if (database === 'sqlite') {
       const top = Math.max(0, ...floor.map((f) => f.requests_per_second));
       if (top) targets.push({ name: 'sqlite batch / node:http floor', target: '≥ 0.80', value: `${(batch / top).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(top)}/s)`, met: batch / top >= 0.8 });
       continue;
     }
+    const lock = best(database, 'lock', (row) => row.http.purchases_per_second);
+    if (lock) targets.push({ name: `${database} batch / lock, HTTP`, target: '≥ 5.00', value: `${(batch / lock).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(lock)}/s)`, met: batch / lock >= 5 });
     const own = hotRow.filter((figure) => figure.database === database);
     const limit = own.length
       ? { value: Math.max(...own.map((f) => f.transactions_per_second)), by: `${own[0]!.tool}, best client count` }
