@@ -139,6 +139,8 @@ class MysqlSession implements Session {
   constructor(
     readonly connection: PoolConnection,
     private readonly label: string,
+    /** The server takes `INSERT … RETURNING` (MariaDB 10.5+). */
+    private readonly insertReturning: boolean,
   ) {}
 
   /** Set once the connection broke; release() then destroys it instead of pooling it. */
@@ -229,13 +231,15 @@ class MysqlSession implements Session {
     if (stockAfter === undefined) return undefined;
     return { purchaseId: await this.insertPurchase({ ...sale, stockAfter }), stockAfter };
   }
-  // The ids are read back by request id rather than computed from the
-  // insert id: a multi-row VALUES INSERT is a "simple insert", which gets
-  // consecutive ids under innodb_autoinc_lock_mode 0 and 1, but not
-  // necessarily under 2 (MySQL 8's default, "interleaved"), nor with
-  // auto_increment_increment above 1 (Galera, multi-primary). request_id is
-  // UNIQUE and the rows are this transaction's own, so the read is exact
-  // under every setting, for one more round trip under the row lock.
+  // The ids come back with the rows: on MariaDB 10.5+ the INSERT itself
+  // returns them (INSERT … RETURNING), one round trip under the row lock
+  // fewer. MySQL has no RETURNING, so there they are read back by request id
+  // rather than computed from the insert id: a multi-row VALUES INSERT is a
+  // "simple insert", which gets consecutive ids under innodb_autoinc_lock_mode
+  // 0 and 1, but not necessarily under 2 (MySQL 8's default, "interleaved"),
+  // nor with auto_increment_increment above 1 (Galera, multi-primary).
+  // request_id is UNIQUE and the rows are this transaction's own, so the read
+  // is exact under every setting. Matched on request_id either way.
   // query(), not execute(): a statement per batch size would fill the
   // prepared-statement cache of every connection.
   async writeSales(sku: string, stockAfter: number, sales: NewPurchase[]): Promise<number[]> {
@@ -243,8 +247,11 @@ class MysqlSession implements Session {
     if (sales.length === 1) return [await this.writeSale({ ...sales[0]!, stockAfter })];
     await this.writeStock(sku, stockAfter);
     const values = sales.flatMap((sale) => [sku, sale.buyerId, sale.quantity, sale.requestId, sale.stockAfter]);
-    await this.query(`${SQL.insertPurchases} ${sales.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, values);
-    const rows = await this.query<Array<{ id: number | string; request_id: string } & RowDataPacket>>(
+    const insert = `${SQL.insertPurchases} ${sales.map(() => '(?, ?, ?, ?, ?)').join(', ')}`;
+    type IdRows = Array<{ id: number | string; request_id: string } & RowDataPacket>;
+    if (this.insertReturning) return idsInOrder(sales, await this.query<IdRows>(`${insert} RETURNING id, request_id`, values));
+    await this.query(insert, values);
+    const rows = await this.query<IdRows>(
       `SELECT id, request_id FROM purchases WHERE request_id IN (${sales.map(() => '?').join(', ')})`,
       sales.map((sale) => sale.requestId),
     );
@@ -355,6 +362,23 @@ async function makeSkusExact(connection: PoolConnection, collation: string): Pro
   }
 }
 
+/**
+ * Whether a `SELECT VERSION()` answer names a server that takes
+ * `INSERT … RETURNING`: MariaDB from 10.5 on. MySQL (any version) does not.
+ */
+export function takesInsertReturning(version: string): boolean {
+  const match = /^(\d+)\.(\d+)\.\d+[^-]*-MariaDB/i.exec(version);
+  if (!match) return false;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 10 || (major === 10 && minor >= 5);
+}
+
+/** Test-only choices of the adapter's SQL that the server would otherwise make. */
+export interface MysqlDialectOverrides {
+  /** false: read a batch's ids back with a SELECT, as on MySQL, even where RETURNING exists. */
+  insertReturning?: boolean;
+}
+
 function stockRow(row: RowDataPacket | undefined): StockRow | undefined {
   return row && { stock: row.stock, version: Number(row.version) };
 }
@@ -364,10 +388,13 @@ export class MysqlAdapter implements Adapter {
   readonly label: string;
   private readonly pool: Pool;
   private readonly poolSize: number;
+  /** Settled by the first connection: whether the server takes INSERT … RETURNING. */
+  private insertReturningKnown: Promise<boolean> | undefined;
 
-  constructor(options: AdapterOptions) {
+  constructor(options: AdapterOptions, overrides: MysqlDialectOverrides = {}) {
     this.label = maskPassword(options.url);
     this.poolSize = options.poolSize ?? 10;
+    if (overrides.insertReturning === false) this.insertReturningKnown = Promise.resolve(false);
     // InnoDB counts lock waits in whole seconds.
     const lockWaitSeconds = Math.max(1, Math.ceil((options.lockTimeoutMs ?? 5000) / 1000));
     this.pool = mysql.createPool({
@@ -417,11 +444,40 @@ export class MysqlAdapter implements Adapter {
   }
 
   async acquire(): Promise<Session> {
+    let connection: PoolConnection;
     try {
-      return new MysqlSession(await this.pool.getConnection(), this.label);
+      connection = await this.pool.getConnection();
     } catch (error) {
       throw connectError(translate(error, this.label, 'connect'), error, this.label);
     }
+    try {
+      return new MysqlSession(connection, this.label, await this.insertReturning(connection));
+    } catch (error) {
+      connection.destroy();
+      throw translate(error, this.label, 'query');
+    }
+  }
+
+  /**
+   * Whether this server takes INSERT … RETURNING, asked once, on the first
+   * connection lent: the same URL reaches MariaDB or MySQL, and only the
+   * server can say which. A failed question is asked again next time.
+   */
+  insertReturning(connection?: PoolConnection): Promise<boolean> {
+    if (!this.insertReturningKnown) {
+      const ask = async () => {
+        const asked = connection ?? (await this.pool.getConnection());
+        try {
+          const [rows] = await asked.query<RowDataPacket[]>('SELECT VERSION() AS version');
+          return takesInsertReturning(String(rows[0]!.version));
+        } finally {
+          if (!connection) asked.release();
+        }
+      };
+      this.insertReturningKnown = ask();
+      this.insertReturningKnown.catch(() => (this.insertReturningKnown = undefined));
+    }
+    return this.insertReturningKnown;
   }
 
   async warm(): Promise<void> {

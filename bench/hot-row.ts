@@ -5,23 +5,29 @@
 // ledger row, COMMIT — with the server's own durability (no
 // synchronous_commit=off). Every buyer queues on the row lock until the
 // previous one's commit has flushed, which is the ceiling `batch` is there to
-// break. (For SQLite and MySQL the table's `lock` limit column is the same
-// transaction through the driver, with no HTTP.)
+// break. MariaDB/MySQL has no pgbench: the same transaction is looped by
+// bare mysql2 connections (no pool, no flashsale code), and SQLite's by
+// better-sqlite3 on one connection, since SQLite has one writer at a time.
 
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import { openAdapter } from '../adapters/open.js';
+import { parseDatabaseUrl } from '../adapters/url.js';
 import { prepareStore, resetStock } from '../adapters/store.js';
 
 const run = promisify(execFile);
 
 export interface HotRowFigures {
+  /** `pgbench`, `mysql2` or `better-sqlite3`. */
   tool: string;
   clients: number;
   seconds: number;
-  /** 0 when pgbench failed; then `error` says why (e.g. the server's max_connections). */
+  /** 0 when the run failed; then `error` says why (e.g. the server's max_connections). */
   transactions_per_second: number;
   error?: string;
 }
@@ -66,5 +72,109 @@ export async function measurePostgresHotRow(url: string, clientCounts: number[],
     return figures;
   } finally {
     await adapter.close();
+  }
+}
+
+/** Stock high enough that no run sells out: the limit is the lock, not the stock. */
+const ENDLESS_STOCK = 100_000_000;
+
+/**
+ * The lock purchase on one MariaDB/MySQL row, `clients` bare mysql2
+ * connections each looping BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT,
+ * COMMIT for `seconds`, with the server's own durability
+ * (innodb_flush_log_at_trx_commit as configured). One figure per client count.
+ */
+export async function measureMysqlHotRow(url: string, clientCounts: number[], seconds: number): Promise<HotRowFigures[]> {
+  const sku = 'bench-mysql-hot-row';
+  const adapter = await openAdapter({ url, poolSize: 1 });
+  try {
+    await prepareStore(adapter, { sku, itemName: 'mysql2 hot row', stock: 0 });
+    const figures: HotRowFigures[] = [];
+    for (const clients of clientCounts) {
+      await resetStock(adapter, sku, ENDLESS_STOCK);
+      try {
+        const committed = await loopMysql(url, sku, clients, seconds * 1000);
+        figures.push({ tool: 'mysql2', clients, seconds, transactions_per_second: committed / seconds });
+      } catch (error) {
+        figures.push({ tool: 'mysql2', clients, seconds, transactions_per_second: 0, error: (error as Error).message.split('\n')[0]! });
+      }
+    }
+    await resetStock(adapter, sku, 0);
+    return figures;
+  } finally {
+    await adapter.close();
+  }
+}
+
+async function loopMysql(url: string, sku: string, clients: number, durationMs: number): Promise<number> {
+  const connections = await Promise.all(Array.from({ length: clients }, () => mysql.createConnection(url)));
+  let committed = 0;
+  try {
+    // The same isolation level as the reference server's sessions.
+    await Promise.all(connections.map((connection) => connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')));
+    const stopAt = performance.now() + durationMs;
+    await Promise.all(
+      connections.map(async (connection, client) => {
+        for (let i = 0; performance.now() < stopAt; i++) {
+          await connection.query('BEGIN');
+          const [rows] = await connection.execute<mysql.RowDataPacket[]>('SELECT stock FROM inventory WHERE sku = ? FOR UPDATE', [sku]);
+          const stockAfter = Number(rows[0]!.stock) - 1;
+          await connection.execute('UPDATE inventory SET stock = ?, version = version + 1, updated_at = CURRENT_TIMESTAMP(6) WHERE sku = ?', [stockAfter, sku]);
+          await connection.execute('INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after) VALUES (?, ?, 1, ?, ?)', [
+            sku,
+            `mysql2-${client}`,
+            `${randomUUID()}-${i}`,
+            stockAfter,
+          ]);
+          await connection.query('COMMIT');
+          committed++;
+        }
+      }),
+    );
+    return committed;
+  } finally {
+    await Promise.all(connections.map((connection) => connection.end().catch(() => undefined)));
+  }
+}
+
+/**
+ * The lock purchase on one SQLite row through better-sqlite3 alone: one
+ * connection (SQLite has one writer), BEGIN IMMEDIATE, SELECT, UPDATE,
+ * INSERT, COMMIT in a loop for `seconds`, in WAL mode with the reference
+ * server's default synchronous = NORMAL, on the schema the server creates.
+ */
+export async function measureSqliteHotRow(url: string, seconds: number): Promise<HotRowFigures[]> {
+  const sku = 'bench-sqlite-hot-row';
+  const adapter = await openAdapter({ url });
+  try {
+    await prepareStore(adapter, { sku, itemName: 'better-sqlite3 hot row', stock: 0 });
+    await resetStock(adapter, sku, ENDLESS_STOCK);
+  } finally {
+    await adapter.close();
+  }
+  const db = new Database(parseDatabaseUrl(url).location, { timeout: 5000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const begin = db.prepare('BEGIN IMMEDIATE');
+    const commit = db.prepare('COMMIT');
+    const read = db.prepare('SELECT stock FROM inventory WHERE sku = ?').pluck();
+    const write = db.prepare("UPDATE inventory SET stock = ?, version = version + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE sku = ?");
+    const insert = db.prepare("INSERT INTO purchases (sku, buyer_id, quantity, request_id, stock_after) VALUES (?, 'better-sqlite3', 1, ?, ?)");
+    const run = randomUUID();
+    let committed = 0;
+    const stopAt = performance.now() + seconds * 1000;
+    while (performance.now() < stopAt) {
+      begin.run();
+      const stockAfter = (read.get(sku) as number) - 1;
+      write.run(stockAfter, sku);
+      insert.run(sku, `${run}-${committed}`, stockAfter);
+      commit.run();
+      committed++;
+    }
+    db.prepare('DELETE FROM purchases WHERE sku = ?').run(sku);
+    return [{ tool: 'better-sqlite3', clients: 1, seconds, transactions_per_second: committed / seconds }];
+  } finally {
+    db.close();
   }
 }

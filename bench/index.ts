@@ -3,6 +3,12 @@
 // stdout, the same figures with the machine's description in
 // bench/results/latest.json. Progress goes to stderr.
 //
+// BENCH_PARTS (floor,prove,verify,attack,rss,throughput,hot-row: all by
+// default) runs only some of them, e.g. BENCH_PARTS=floor,throughput,hot-row
+// BENCH_STRATEGIES=lock,batch for issue 11's targets alone; such a reduced
+// run writes bench/results/reduced.json and leaves latest.json, the full
+// run's figures, as it was.
+//
 // A benchmark, not a test: a missed target is printed, never an exit code.
 // The exit code is 1 only when something could not be measured at all (a
 // database unreachable, a benchmark that crashed); the JSON is written anyway.
@@ -24,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { maskUrlsIn } from '../adapters/url.js';
 import Table from 'cli-table3';
 import { measureHttpFloor, type FloorFigures } from './http-floor.js';
-import { measurePostgresHotRow, type HotRowFigures } from './hot-row.js';
+import { measureMysqlHotRow, measurePostgresHotRow, measureSqliteHotRow, type HotRowFigures } from './hot-row.js';
 import { describeMachine, loadAverage1m, machineLine } from './machine.js';
 import { measureAttackRss, startTrivialEndpoint, type RssRun } from './rss.js';
 import { DEFAULT_RESERVATION_FLOWS, describeReservations, measureReservations, type ReservationFigures } from './reservations.js';
@@ -35,6 +41,7 @@ import {
   throughputCells,
   throughputOptionsFromEnv,
   THROUGHPUT_HEAD,
+  type DatabaseTarget,
   type ThroughputRow,
 } from './throughput.js';
 
@@ -43,7 +50,14 @@ const SOURCE_ENV = 'FLASHSALE_BENCH_SOURCE';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCE = process.env[SOURCE_ENV] ?? ROOT;
 const BIN = join(ROOT, 'bin', 'flashsale');
-const RESULTS = join(SOURCE, 'bench', 'results', 'latest.json');
+const PARTS = ['floor', 'prove', 'verify', 'attack', 'rss', 'throughput', 'hot-row', 'reservations'] as const;
+type Part = (typeof PARTS)[number];
+const chosenParts = process.env.BENCH_PARTS?.split(',').map((part) => part.trim()).filter(Boolean);
+/** The benchmarks this run measures: BENCH_PARTS, or all. */
+const RUN_PARTS = new Set<Part>(chosenParts ? PARTS.filter((part) => chosenParts.includes(part)) : PARTS);
+const RESULTS = join(SOURCE, 'bench', 'results', RUN_PARTS.size === PARTS.length ? 'latest.json' : 'reduced.json');
+/** Seconds of each one-row limit measurement, per client count (BENCH_HOT_ROW_SECONDS). */
+const HOT_ROW_SECONDS = Number(process.env.BENCH_HOT_ROW_SECONDS) > 0 ? Number(process.env.BENCH_HOT_ROW_SECONDS) : 10;
 /** Runs of `prove`; the median is reported, so one slow start-up does not decide it. */
 const PROVE_RUNS = 3;
 const PROVE_SCENARIO = 'buyers = 10 × stock';
@@ -81,6 +95,9 @@ interface GatheredBench {
   error?: string;
 }
 
+/** One database's own single-row limit, by its native tool or bare driver. */
+type HotRowRow = HotRowFigures & { database: DatabaseTarget['name'] };
+
 interface Target {
   name: string;
   target: string;
@@ -98,14 +115,17 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   const rows: ThroughputRow[] = [];
   const options = throughputOptionsFromEnv(scratch, (line) => log(line));
-  let prove: ProveFigures;
+  const skipped = (name: string) => ({ error: `not run (BENCH_PARTS=${[...RUN_PARTS].join(',')})`, name });
+  let prove: ProveFigures = { runs: [], attack_plus_verify_s: null, wall_s: null, load_average_1m: loadAverage1m(), error: skipped('prove').error };
   let floor: FloorFigures[] = [];
-  let verify: GatheredBench;
-  let attack: GatheredBench | null;
+  let verify: GatheredBench = { json: null, wall_s: 0, load_average_1m: loadAverage1m(), error: skipped('verify').error };
+  let attack: GatheredBench | null = null;
   const rss: RssRun[] = [];
-  let hotRow: HotRowFigures[] = [];
+  const hotRow: HotRowRow[] = [];
   let reservations: ReservationFigures | null = null;
+  log(`parts: ${[...RUN_PARTS].join(', ')}; figures go to ${RESULTS}`);
   try {
+    if (RUN_PARTS.has('floor')) {
     log(`http floor: a node:http server with no database, ${options.stock.toLocaleString('en-US')} requests at ${options.concurrencies.join(' and ')} in flight`);
     try {
       floor = await measureHttpFloor(options.concurrencies, options.stock, scratch, options.attackProcesses);
@@ -113,11 +133,15 @@ async function main(): Promise<void> {
     } catch (error) {
       failures.push(`http floor: ${(error as Error).message}`);
     }
+    }
 
+    if (RUN_PARTS.has('prove')) {
     log(`prove: ${PROVE_RUNS} runs of flashsale prove --json (1000 buyers, 100 units, SQLite)`);
     prove = await gatherProve();
     if (prove.error) failures.push(`prove: ${prove.error}`);
+    }
 
+    if (RUN_PARTS.has('reservations')) {
     // BENCH_RESERVATION_FLOWS=1000 is the reduced mode (node dist/bench/reservations.js --reduced alone).
     const flows = Number(process.env.BENCH_RESERVATION_FLOWS) || DEFAULT_RESERVATION_FLOWS;
     log(`reservations: ${flows.toLocaleString('en-US')} reserve+confirm flows through serve on SQLite, 64 in flight`);
@@ -128,13 +152,18 @@ async function main(): Promise<void> {
     } catch (error) {
       failures.push(`reservations: ${(error as Error).message}`);
     }
+    }
 
+    if (RUN_PARTS.has('verify')) {
     log('verify: node dist/bench/verify.js (1,000,000 operations)');
     verify = await gather(join(ROOT, 'dist', 'bench', 'verify.js'), 300_000);
     if (verify.error) failures.push(`bench:verify: ${verify.error}`);
+    }
 
     const attackScript = join(ROOT, 'dist', 'bench', 'attack.js');
-    if (existsSync(attackScript)) {
+    if (!RUN_PARTS.has('attack')) {
+      attack = null;
+    } else if (existsSync(attackScript)) {
       log('attack: node dist/bench/attack.js (attack vs autocannon)');
       attack = await gather(attackScript, 900_000);
       if (attack.error) failures.push(`bench:attack: ${attack.error}`);
@@ -143,6 +172,7 @@ async function main(): Promise<void> {
       log('attack: dist/bench/attack.js is absent, skipped');
     }
 
+    if (RUN_PARTS.has('rss')) {
     const endpoint = await startTrivialEndpoint(0);
     try {
       for (const buyers of RSS_BUYERS) {
@@ -157,19 +187,22 @@ async function main(): Promise<void> {
       endpoint.server.closeAllConnections();
       endpoint.server.close();
     }
+    }
 
     // The databases come last. With them first, verify took 5.7-5.9 s in two
     // full runs against 4.5-4.7 s alone, with the load average still near 3:
     // whatever the database servers do after 240,000 sales, it is not verify's.
     for (const target of databaseTargets(scratch)) {
       try {
-        const result = await benchDatabase(target, options);
-        machine.databases[target.name] = result.version;
-        rows.push(...result.rows);
-        if (target.name === 'postgres') {
-          log('hot row: pgbench, the lock purchase transaction on one row, 1 and 32 clients, 10 s each');
-          hotRow = await measurePostgresHotRow(target.url, [1, 32], 10, scratch);
-          for (const figure of hotRow) log(`  ${figure.clients} clients: ${figure.error ?? `${fmtRate(figure.transactions_per_second)} tx/s`}`);
+        if (RUN_PARTS.has('throughput')) {
+          const result = await benchDatabase(target, options);
+          machine.databases[target.name] = result.version;
+          rows.push(...result.rows);
+        }
+        if (RUN_PARTS.has('hot-row')) {
+          const figures = await measureHotRow(target, scratch);
+          for (const figure of figures) log(`  ${figure.clients} client${figure.clients === 1 ? '' : 's'}: ${figure.error ?? `${fmtRate(figure.transactions_per_second)} tx/s`}`);
+          hotRow.push(...figures.map((figure) => ({ database: target.name, ...figure })));
         }
       } catch (error) {
         // Masked: these lines go to the terminal and into the committed results file.
@@ -196,7 +229,7 @@ async function main(): Promise<void> {
       rows,
       /** node:http with no database under the same load: the most any server/limit ratio can reach here. */
       http_floor: floor,
-      /** PostgreSQL's own one-row limit for the lock transaction, by pgbench. */
+      /** Each database's own one-row limit for the lock transaction: pgbench, bare mysql2, bare better-sqlite3. */
       hot_row: hotRow,
     },
     prove,
@@ -215,6 +248,25 @@ async function main(): Promise<void> {
   process.stdout.write(`figures: ${RESULTS}\n`);
   for (const failure of failures) process.stdout.write(`not measured: ${failure}\n`);
   if (failures.length > 0) process.exitCode = 1;
+}
+
+/**
+ * The database's own single-row limit for the lock transaction, with no
+ * flashsale code: pgbench on PostgreSQL, bare mysql2 connections on
+ * MariaDB/MySQL (1 and 32 clients), better-sqlite3 on SQLite (one writer).
+ */
+async function measureHotRow(target: DatabaseTarget, scratch: string): Promise<HotRowFigures[]> {
+  switch (target.name) {
+    case 'postgres':
+      log(`hot row: pgbench, the lock purchase transaction on one row, 1 and 32 clients, ${HOT_ROW_SECONDS} s each`);
+      return measurePostgresHotRow(target.url, [1, 32], HOT_ROW_SECONDS, scratch);
+    case 'mysql':
+      log(`hot row: bare mysql2, the lock purchase transaction on one row, 1 and 32 clients, ${HOT_ROW_SECONDS} s each`);
+      return measureMysqlHotRow(target.url, [1, 32], HOT_ROW_SECONDS);
+    case 'sqlite':
+      log(`hot row: bare better-sqlite3, the lock purchase transaction on one row, one writer, ${HOT_ROW_SECONDS} s`);
+      return measureSqliteHotRow(target.url, HOT_ROW_SECONDS);
+  }
 }
 
 /** Runs a node script as a child, bounded in time; its stderr passes through. */
@@ -381,28 +433,29 @@ function judge(rows: ThroughputRow[], prove: ProveFigures, verify: GatheredBench
 
 /**
  * Issue 11's targets for `batch`: ≥ 5 × lock's HTTP rate and ≥ 5 × the
- * database's one-row limit (PostgreSQL: pgbench; MySQL: the lock transaction
- * through the driver, the table's lock limit), and on SQLite ≥ 0.8 × the
- * node:http floor. Compared at each concurrency, best against best.
+ * database's one-row limit (the hot-row figures: pgbench, bare mysql2; the
+ * table's lock limit when they are missing), and on SQLite ≥ 0.8 × the
+ * node:http floor of the same run. Best against best.
  */
-function judgeBatch(rows: ThroughputRow[], floor: FloorFigures[], hotRow: HotRowFigures[]): Target[] {
+function judgeBatch(rows: ThroughputRow[], floor: FloorFigures[], hotRow: HotRowRow[]): Target[] {
   const targets: Target[] = [];
   const best = (database: string, strategy: string, pick: (row: ThroughputRow) => number) =>
     Math.max(0, ...rows.filter((row) => row.database === database && row.strategy === strategy).map(pick));
   for (const database of new Set(rows.map((row) => row.database))) {
     const batch = best(database, 'batch', (row) => row.http.purchases_per_second);
-    const lock = best(database, 'lock', (row) => row.http.purchases_per_second);
-    if (!batch || !lock) continue;
-    targets.push({ name: `${database} batch / lock, HTTP`, target: '≥ 5.00', value: `${(batch / lock).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(lock)}/s)`, met: batch / lock >= 5 });
+    if (!batch) continue;
+    // SQLite's target is the HTTP floor: in-process, its lock is no network-bound hot row.
     if (database === 'sqlite') {
       const top = Math.max(0, ...floor.map((f) => f.requests_per_second));
       if (top) targets.push({ name: 'sqlite batch / node:http floor', target: '≥ 0.80', value: `${(batch / top).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(top)}/s)`, met: batch / top >= 0.8 });
       continue;
     }
-    const limit =
-      database === 'postgres' && hotRow.length
-        ? { value: Math.max(...hotRow.map((f) => f.transactions_per_second)), by: 'pgbench, best client count' }
-        : { value: best(database, 'lock', (row) => row.limit.purchases_per_second), by: 'lock via the driver' };
+    const lock = best(database, 'lock', (row) => row.http.purchases_per_second);
+    if (lock) targets.push({ name: `${database} batch / lock, HTTP`, target: '≥ 5.00', value: `${(batch / lock).toFixed(2)} (${fmtRate(batch)} vs ${fmtRate(lock)}/s)`, met: batch / lock >= 5 });
+    const own = hotRow.filter((figure) => figure.database === database);
+    const limit = own.length
+      ? { value: Math.max(...own.map((f) => f.transactions_per_second)), by: `${own[0]!.tool}, best client count` }
+      : { value: best(database, 'lock', (row) => row.limit.purchases_per_second), by: 'lock via the driver' };
     if (limit.value) {
       targets.push({
         name: `${database} batch / one-row limit`,
@@ -435,7 +488,7 @@ function render(
   machine: string,
   rows: ThroughputRow[],
   floor: FloorFigures[],
-  hotRow: HotRowFigures[],
+  hotRow: HotRowRow[],
   prove: ProveFigures,
   verify: GatheredBench,
   attack: GatheredBench | null,
@@ -457,8 +510,12 @@ function render(
       ? floor.map((f) => `${fmtRate(f.requests_per_second)} req/s at ${f.concurrency}${f.latency_ms ? ` (p50 ${f.latency_ms.p50} ms)` : ''}${f.errors ? `, ${f.errors} errors` : ''}`).join('; ')
       : 'not measured',
   );
-  if (hotRow.length) {
-    figure('PostgreSQL hot row, pgbench', hotRow.map((f) => `${f.error ? `failed (${f.error})` : `${fmtRate(f.transactions_per_second)} tx/s`} at ${f.clients} client${f.clients === 1 ? '' : 's'}`).join('; '));
+  for (const database of new Set(hotRow.map((f) => f.database))) {
+    const own = hotRow.filter((f) => f.database === database);
+    figure(
+      `${database} one-row limit, ${own[0]!.tool}`,
+      own.map((f) => `${f.error ? `failed (${f.error})` : `${fmtRate(f.transactions_per_second)} tx/s`} at ${f.clients} client${f.clients === 1 ? '' : 's'}`).join('; '),
+    );
   }
   const proveValue =
     prove.attack_plus_verify_s === null
@@ -477,7 +534,7 @@ function render(
   if (attack) {
     figure('bench:attack', [...attackLines(attack), ...(attack.error ? [`error: ${attack.error}`] : [])].join('\n') || 'no figures printed', attack.load_average_1m);
   } else {
-    figure('bench:attack', 'absent (dist/bench/attack.js not built)');
+    figure('bench:attack', RUN_PARTS.has('attack') ? 'absent (dist/bench/attack.js not built)' : 'not run (BENCH_PARTS)');
   }
   for (const run of rss) {
     figure(
@@ -487,7 +544,7 @@ function render(
       run.load_average_1m,
     );
   }
-  section('targets (issue 5)');
+  section('targets (issues 5 and 11)');
   for (const target of targets) {
     const verdict = target.met === null ? 'not measured' : target.met ? 'met' : 'MISSED';
     figure(target.name, `${target.value}  [${target.target}: ${verdict}]`);

@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Adapter, Session } from '../adapters/adapter.js';
 import { DatabaseUnreachableError } from '../src/errors.js';
 import { openAdapter } from '../adapters/open.js';
+import { MysqlAdapter, takesInsertReturning } from '../adapters/mysql.js';
 import { sellBatch } from '../adapters/strategies/batch.js';
 import { Batcher } from '../adapters/strategies/batcher.js';
 import type { PurchaseOutcome, PurchaseRequest } from '../adapters/strategies/index.js';
@@ -22,29 +23,20 @@ import { readStateWith } from './helpers/store.js';
 /** A batcher that also records the batches it formed, to show what was sold together. */
 function recordingBatcher(adapter: Adapter, maxSize = 512) {
   const batches: string[][] = [];
-  const batcher = new Batcher((requests) => {
+  const batcher = new Batcher((requests, committing) => {
     batches.push(requests.map((request) => request.requestId));
-    return sellBatch(adapter, requests);
+    return sellBatch(adapter, requests, committing);
   }, { maxSize, maxWaitMs: 0 });
   return { batches, buy: (request: PurchaseRequest) => batcher.submit(request) };
 }
 
-/**
- * The adapter, except that the first COMMIT through it commits (or rolls
- * back) and then throws as a dropped connection would.
- */
-function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
-  let armed = true;
+/** The adapter, with a session method replaced wherever `override` returns a function for it. */
+function overridingSessions(adapter: Adapter, override: (session: Session, property: string | symbol) => unknown): Adapter {
   const wrap = (session: Session): Session =>
     new Proxy(session, {
       get(target, property) {
-        if (property === 'commit' && armed) {
-          return async () => {
-            armed = false;
-            await (committed ? target.commit() : target.rollback());
-            throw new DatabaseUnreachableError('injected: the connection dropped during COMMIT');
-          };
-        }
+        const replaced = override(target, property);
+        if (replaced) return replaced;
         const value = Reflect.get(target, property);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -55,6 +47,22 @@ function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
       const value = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
     },
+  });
+}
+
+/**
+ * The adapter, except that the first COMMIT through it commits (or rolls
+ * back) and then throws as a dropped connection would.
+ */
+function losingOneCommit(adapter: Adapter, committed: boolean): Adapter {
+  let armed = true;
+  return overridingSessions(adapter, (session, property) => {
+    if (property !== 'commit' || !armed) return undefined;
+    return async () => {
+      armed = false;
+      await (committed ? session.commit() : session.rollback());
+      throw new DatabaseUnreachableError('injected: the connection dropped during COMMIT');
+    };
   });
 }
 
@@ -212,6 +220,43 @@ for (const db of DATABASES) {
       });
     }
 
+    // The next batch starts when the previous one has sent its COMMIT, not
+    // when that COMMIT returns: its BEGIN and row-lock request travel while
+    // the COMMIT flushes. The database lock still orders the two.
+    test('a buyer who arrives during a COMMIT is sold by the next batch, started before that COMMIT returned, in order', async () => {
+      const sku = await newItem(adapter, 10);
+      const events: string[] = [];
+      let arrive: () => void = () => {};
+      let commits = 0;
+      // The first COMMIT is held back 100 ms, and two buyers arrive as it is sent.
+      const slowFirstCommit = overridingSessions(adapter, (session, property) => {
+        if (property === 'begin') return async () => (await session.begin(), events.push('begin'));
+        if (property !== 'commit') return undefined;
+        return async () => {
+          const which = ++commits;
+          events.push(`commit ${which} sent`);
+          if (which === 1) {
+            arrive();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          await session.commit();
+          events.push(`commit ${which} returned`);
+        };
+      });
+      const { batches, buy } = recordingBatcher(slowFirstCommit);
+      let late: Array<Promise<PurchaseOutcome | string>> = [];
+      arrive = () => (late = [request(sku), request(sku)].map((r) => buy(r).catch((error: { code?: string }) => String(error.code))));
+      const early = await settleAll([buy(request(sku)), buy(request(sku)), buy(request(sku))]);
+      const second = await Promise.all(late);
+      assert.deepEqual(batches.map((batch) => batch.length), [3, 2]);
+      assert.deepEqual([...early, ...second].map((outcome) => bought(outcome)?.remaining), [9, 8, 7, 6, 5], 'sold in arrival order');
+      // SQLite has one connection: there the next BEGIN waits for it.
+      if (db.name !== 'sqlite') {
+        assert.ok(events.indexOf('begin', 1) < events.indexOf('commit 1 returned'), `the next batch began during the COMMIT: ${events.join(', ')}`);
+      }
+      await assertConserved(adapter, sku, 10);
+    });
+
     test('batches never exceed --batch-size and sell the stock exactly', async () => {
       const sku = await newItem(adapter, 20);
       const { batches, buy } = recordingBatcher(adapter, 4);
@@ -346,3 +391,52 @@ for (const db of DATABASES.filter((candidate) => candidate.name !== 'sqlite')) {
     });
   });
 }
+
+// MariaDB 10.5+ returns a batch's ledger ids from the INSERT itself; MySQL
+// has no INSERT … RETURNING and reads them back by request id. The suites
+// above run the server's own choice; this one forces the MySQL path on the
+// same server, so both stay tested against a real database.
+test('INSERT … RETURNING is taken from MariaDB 10.5 on, never on MySQL', () => {
+  assert.equal(takesInsertReturning('10.11.19-MariaDB-0+deb12u1'), true);
+  assert.equal(takesInsertReturning('10.5.0-MariaDB'), true);
+  assert.equal(takesInsertReturning('11.4.2-MariaDB-ubu2404'), true);
+  assert.equal(takesInsertReturning('10.4.34-MariaDB'), false);
+  assert.equal(takesInsertReturning('8.0.36'), false);
+  assert.equal(takesInsertReturning('8.4.0-MySQL Community Server'), false);
+});
+
+const mariadb = DATABASES.find((candidate) => candidate.name === 'mysql')!;
+describe('batch strategy on mysql: both ways of learning the ledger ids', { skip: mariadb.skip }, () => {
+  for (const insertReturning of [undefined, false] as const) {
+    const way = insertReturning === false ? 'read back by request id (the MySQL path)' : "the server's own choice";
+    test(`${way}: every buyer is told its own row; a UNIQUE violation still rolls back and resells`, async () => {
+      const adapter = new MysqlAdapter({ url: mariadb.url(), poolSize: 2 }, { insertReturning });
+      try {
+        const version = await adapter.serverVersion();
+        const expected = insertReturning ?? takesInsertReturning(version.replace(/^MariaDB (.*)$/, '$1-MariaDB'));
+        assert.equal(await adapter.insertReturning(), expected, version);
+        const sku = await newItem(adapter, 10);
+        const reused = randomUUID();
+        await withTransaction(adapter, (session) =>
+          session.insertPurchase({ sku: uniqueSku('elsewhere'), buyerId: 'b-x', quantity: 1, requestId: reused, stockAfter: 0 }),
+        );
+        const { batches, buy } = recordingBatcher(adapter);
+        const requests = [request(sku), request(sku), request(sku, { requestId: reused, buyerId: 'b-x' }), request(sku), request(sku)];
+        const outcomes = await settleAll(requests.map(buy));
+        assert.equal(batches.length, 1);
+        assert.equal(outcomes[2], 'FS_IDEMPOTENCY_CONFLICT');
+        const state = await readStateWith(adapter, sku);
+        assert.deepEqual(state.ledger.map((row) => row.stockAfter), [9, 8, 7, 6]);
+        const byRequest = new Map(state.ledger.map((row) => [row.requestId, row]));
+        for (const [index, outcome] of outcomes.entries()) {
+          if (index === 2) continue;
+          const row = byRequest.get(requests[index]!.requestId);
+          assert.equal(bought(outcome)?.purchaseId, row?.id, 'the purchase id is the ledger row of this very request');
+          assert.equal(bought(outcome)?.remaining, row?.stockAfter);
+        }
+      } finally {
+        await adapter.close();
+      }
+    });
+  }
+});

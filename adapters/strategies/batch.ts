@@ -41,7 +41,7 @@ export function configureBatching(options: Partial<BatchOptions>): void {
 export function batchStrategy(adapter: Adapter, request: PurchaseRequest): Promise<PurchaseOutcome> {
   let batcher = batchers.get(adapter);
   if (!batcher) {
-    batcher = new Batcher((requests) => sellBatch(adapter, requests), processOptions);
+    batcher = new Batcher((requests, committing) => sellBatch(adapter, requests, committing), processOptions);
     batchers.set(adapter, batcher);
   }
   return batcher.submit(request);
@@ -57,15 +57,17 @@ type Settled = PromiseSettledResult<PurchaseOutcome>;
  * too (the id was written meanwhile for another item, outside this row's
  * lock), each request is sold alone with `lock`. Any other error before the
  * commit rolls everything back and reaches every buyer alike: nothing sold.
+ * `committing` is told when a transaction's writes are done and only its
+ * COMMIT is left (see Batcher).
  */
-export async function sellBatch(adapter: Adapter, requests: PurchaseRequest[]): Promise<Settled[]> {
+export async function sellBatch(adapter: Adapter, requests: PurchaseRequest[], committing: () => void = () => {}): Promise<Settled[]> {
   try {
-    return await attempt(adapter, requests, false);
+    return await attempt(adapter, requests, false, committing);
   } catch (error) {
     if (!(error instanceof DuplicateRequestError)) throw error;
   }
   try {
-    return await attempt(adapter, requests, true);
+    return await attempt(adapter, requests, true, committing);
   } catch (error) {
     if (!(error instanceof DuplicateRequestError)) throw error;
   }
@@ -125,7 +127,7 @@ interface Decided {
 }
 
 /** One transaction for the whole batch; `lookUpFirst` reads every id's prior row before deciding. */
-async function attempt(adapter: Adapter, requests: PurchaseRequest[], lookUpFirst: boolean): Promise<Settled[]> {
+async function attempt(adapter: Adapter, requests: PurchaseRequest[], lookUpFirst: boolean, committing: () => void): Promise<Settled[]> {
   const sku = requests[0]!.sku;
   let decided: Decided | undefined;
   try {
@@ -137,6 +139,7 @@ async function attempt(adapter: Adapter, requests: PurchaseRequest[], lookUpFirs
       const ids = batch.sales.length > 0 ? await session.writeSales(sku, batch.stockAfter, batch.sales) : [];
       const refusedPrior = lookUpFirst ? prior : await priorOfRefused(session, requests, batch);
       decided = { plan: batch, ids, refusedPrior };
+      committing();
     });
   } catch (error) {
     // Decided means the work finished: what failed was the COMMIT itself.
