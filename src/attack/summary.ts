@@ -1,5 +1,6 @@
 import type { EndReason, Outcome, OpType } from '../history/types.js';
 import type { LatencyMs } from './histogram.js';
+import type { ThresholdResult } from './thresholds.js';
 
 /** Open model: an arrival sent more than this after its intended time counts as late. */
 export const LATE_AFTER_MS = 5;
@@ -81,4 +82,6 @@ export interface AttackSummary {
   connections: { opened: number; failed: number };
   /** Causes of outcomes other than bought and sold_out, most frequent first. */
   errors: { cause: string; count: number }[];
+  /** `--threshold`: each threshold's verdict, in the order given; absent when none was given. */
+  thresholds?: ThresholdResult[];
 }

@@ -1,10 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Histogram as LatencyHistogram } from 'hdr-histogram-js';
 import { startAttack } from '../attack/coordinator.js';
 import { commandFault, type FaultInjection } from '../attack/fault.js';
 import { DEFAULT_TARGET } from '../attack/plan.js';
 import { progressReporter } from '../attack/progress.js';
+import { allPassed, evaluateThresholds, parseThreshold, type Threshold } from '../attack/thresholds.js';
 import { attackSummaryJson, renderAttackSummary } from '../report/attack-summary.js';
-import { ConfigError, EXIT_USAGE } from '../errors.js';
+import { renderThresholds } from '../report/thresholds-table.js';
+import { ConfigError, EXIT_THRESHOLD_CROSSED, EXIT_USAGE } from '../errors.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
 
@@ -16,6 +19,10 @@ const EXIT_INTERRUPTED = 130;
  * says, even though the history is whole and verify can still judge it.
  */
 const EXIT_TARGET_LOST = EXIT_USAGE;
+// Which code wins when several apply: interrupted (130), then target lost (2),
+// then a crossed --threshold (99), then 0. A cut-short run's figures are
+// partial, so its thresholds are shown but do not decide the code.
+
 /** Where a --fault without its own --fault-at runs. */
 const DEFAULT_FAULT_AT = 0.5;
 
@@ -44,6 +51,7 @@ interface AttackFlags {
   history: string;
   json?: boolean;
   seed?: number;
+  threshold: Threshold[];
 }
 
 export function attackCommand(finish: (result: CommandResult) => void): Command {
@@ -72,6 +80,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .option('--purchase-id-field <path>', 'dotted path to the purchase id in a JSON answer; "" if there is none', 'purchase_id')
     .option('--history <file>', 'history file to write (JSON Lines)', 'flashsale-history.jsonl')
     .option('--json', 'print the summary as one JSON object on stdout, nothing else there')
+    .addOption(new Option('--threshold <expr>', 'pass/fail gate on the run, k6 style, repeatable: p95<200ms, rate>=500, refused<1% (README "Thresholds"); exit 99 when one is crossed').argParser(collectThreshold).default([], 'none'))
     .option('--seed <n>', 'seed of the open model\'s arrival schedule (default: random; the summary shows it)', wholeNumber(0, 2 ** 31 - 1))
     .action(async (flags: AttackFlags, command: Command) => {
       // A status given to --refused-status on purpose leaves the default sold-out list, as the
@@ -82,6 +91,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
         : flags.soldOutStatus;
       const faults = commandFaults(flags.fault, flags.faultAt);
       const progress = progressReporter({ json: !!flags.json });
+      let latency: LatencyHistogram | undefined;
       const attack = startAttack(
         {
           target: flags.target,
@@ -107,7 +117,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           historyPath: flags.history,
           seed: flags.seed,
         },
-        { onProgress: (update) => progress.update(update) },
+        { onProgress: (update) => progress.update(update), onLatency: (histogram) => (latency = histogram) },
       );
       // First Ctrl-C: stop and summarise what was done; a second one kills the children.
       const onSignal = () => attack.stop();
@@ -116,7 +126,10 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
       try {
         const summary = await attack.done;
         progress.stop();
-        process.stdout.write(flags.json ? attackSummaryJson(summary) : renderAttackSummary(summary));
+        // Judged once the history is closed with its end line: a crossed threshold never cuts it short.
+        const thresholds = evaluateThresholds(flags.threshold, { summary, latency });
+        if (thresholds.length > 0) summary.thresholds = thresholds;
+        process.stdout.write(flags.json ? attackSummaryJson(summary) : renderAttackSummary(summary) + renderThresholds(thresholds));
         if (summary.end_reason === 'interrupted') finish({ exitCode: EXIT_INTERRUPTED });
         else if (summary.end_reason === 'target_lost') {
           const unsent = summary.completed - summary.sent;
@@ -125,13 +138,22 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
               `${summary.sent} requests tried${unsent > 0 ? `, ${unsent} buyers recorded as not sent` : ''}; the history ${summary.history} is whole, verify can judge it\n`,
           );
           finish({ exitCode: EXIT_TARGET_LOST });
-        } else finish({ exitCode: 0 });
+        } else finish({ exitCode: allPassed(thresholds) ? 0 : EXIT_THRESHOLD_CROSSED });
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+/** Parsed at once, so a bad threshold stops the run before any request is sent. */
+function collectThreshold(value: string, previous: Threshold[]): Threshold[] {
+  try {
+    return [...previous, parseThreshold(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
