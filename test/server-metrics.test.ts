@@ -4,10 +4,17 @@
 // is the database's stock, and the duration histogram counted every request.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { createServer, type Server } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { openAdapter } from '../adapters/open.js';
+import { prepareStore } from '../adapters/store.js';
+import { AdmissionGate } from '../reference-server/admission.js';
+import { ServerMetrics, type MeteredRoute } from '../reference-server/metrics.js';
 import { startServe } from './helpers/cli.js';
-import { DATABASES, uniqueSku } from './helpers/databases.js';
+import { DATABASES, freshSqliteUrl, uniqueSku } from './helpers/databases.js';
 import { Client } from './helpers/http.js';
+import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 import { readState } from './helpers/store.js';
 
 const STOCK = 50;
@@ -35,14 +42,16 @@ function parseExposition(text: string): Sample[] {
       else helped.add(comment[2]!);
       continue;
     }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|(?:NaN|[+-]Inf))$/i.exec(line);
     assert.ok(sample, `not a sample line: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
     for (const [, key, value] of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
     const name = sample[1]!;
     const family = typed.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
     assert.ok(typed.has(family) && helped.has(family), `${name} has no HELP/TYPE`);
-    samples.push({ name, labels, value: Number(sample[3]) });
+    // Prometheus reads NaN and Inf in any case (Go's ParseFloat); prom-client writes `Nan`.
+    const value = /^nan$/i.test(sample[3]!) ? NaN : /inf$/i.test(sample[3]!) ? (sample[3]!.startsWith('-') ? -Infinity : Infinity) : Number(sample[3]);
+    samples.push({ name, labels, value });
   }
   return samples;
 }
@@ -117,3 +126,86 @@ for (const db of DATABASES) {
     });
   });
 }
+
+describe('one process: how each answer is counted', () => {
+  const purchase: MeteredRoute = { path: '/buy', purchase: true };
+  let server: Server;
+  let origin: string;
+  let metrics: ServerMetrics;
+  const gate = new AdmissionGate(1, 10, 5000);
+  let closeAdapter: () => Promise<void>;
+
+  before(async () => {
+    const adapter = await openAdapter({ url: freshSqliteUrl() });
+    closeAdapter = () => adapter.close();
+    await prepareStore(adapter, { sku: 'M', itemName: 'metered', stock: 7 });
+    metrics = new ServerMetrics({ adapter, sku: 'M', admission: gate });
+    // A real server whose answers play each part by path, as the reference server sets its headers.
+    server = createServer((request, response) => {
+      const startedAt = performance.now();
+      const part = request.url!.slice(1);
+      if (part === 'hang-up') {
+        request.socket.destroy();
+        setImmediate(() => metrics.answered(purchase, response, startedAt));
+        return;
+      }
+      if (part === 'metrics') return void metrics.handler(request, response).then(() => metrics.answered(undefined, response, startedAt));
+      const [status, header] = ({
+        bought: [200],
+        replayed: [200, 'idempotent-replayed'],
+        sold_out: [410],
+        refused_503: [503, 'retry-after'],
+        refused_429: [429],
+        rejected: [400],
+        http_5xx: [503],
+      } as Record<string, [number, string?]>)[part]!;
+      if (header) response.setHeader(header, header === 'retry-after' ? '1' : 'true');
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end('{}');
+      metrics.answered(purchase, response, startedAt);
+    });
+    origin = (await listenOnLoopback(server, '')).replace(/\/$/, '');
+  });
+  after(async () => {
+    closeNow(server);
+    await closeAdapter();
+  });
+
+  const get = (path: string) =>
+    new Promise<string>((resolve) => {
+      const call = httpRequest(`${origin}/${path}`, { agent: false }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve(text));
+      });
+      call.on('error', () => resolve(''));
+      call.end();
+    });
+
+  test('outcomes by status and headers; pool waits from the admission gate; the gauge from the database', async () => {
+    for (const part of ['bought', 'bought', 'replayed', 'sold_out', 'refused_503', 'refused_429', 'rejected', 'http_5xx', 'hang-up']) await get(part);
+    // One purchase holds the only slot while another waits for it, then gets it.
+    await gate.enter();
+    const waiting = gate.enter();
+    const midWait = parseExposition(await get('metrics'));
+    assert.equal(sum(midWait, 'flashsale_pool_in_use'), 1);
+    assert.equal(sum(midWait, 'flashsale_pool_queue_length'), 1);
+    gate.leave();
+    await waiting;
+    gate.leave();
+
+    const samples = parseExposition(await get('metrics'));
+    const outcome = (name: string) => sum(samples, 'flashsale_purchases_total', (labels) => labels.outcome === name);
+    assert.deepEqual(
+      ['bought', 'replayed', 'sold_out', 'refused', 'rejected', 'http_5xx', 'aborted'].map(outcome),
+      [2, 1, 1, 2, 1, 1, 1],
+    );
+    assert.equal(sum(samples, 'flashsale_http_request_duration_seconds_count', (labels) => labels.route === '/buy' && labels.status === 'aborted'), 1);
+    assert.equal(sum(samples, 'flashsale_http_request_duration_seconds_count', (labels) => labels.route === 'unmatched'), 1);
+    assert.equal(sum(samples, 'flashsale_pool_waits_total'), 1);
+    assert.equal(sum(samples, 'flashsale_pool_queue_length'), 0);
+    assert.equal(sum(samples, 'flashsale_pool_in_use'), 0);
+    assert.equal(sum(samples, 'flashsale_inventory_available', (labels) => labels.sku === 'M'), 7);
+    assert.equal(sum(samples, 'flashsale_workers'), 1);
+  });
+});
