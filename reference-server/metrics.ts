@@ -43,8 +43,19 @@ interface Labels {
   status: string;
 }
 
+/** The runtime's figures (CPU, memory, event-loop lag, GC), once per process however many servers it runs. */
+let runtimeRegistry: Registry | undefined;
+function runtimeMetrics(): Registry {
+  if (!runtimeRegistry) {
+    runtimeRegistry = new Registry();
+    collectDefaultMetrics({ register: runtimeRegistry });
+  }
+  return runtimeRegistry;
+}
+
 /** One server process's metrics. */
 export class ServerMetrics {
+  /** This server's own metrics; scrapes add the process's runtime metrics to them. */
   readonly registry = new Registry();
   /** Purchase answers per outcome, in PURCHASE_OUTCOMES order: plain numbers, read on scrape. */
   private readonly purchases = new Array<number>(PURCHASE_OUTCOMES.length).fill(0);
@@ -52,7 +63,7 @@ export class ServerMetrics {
   /** One labels object per route and status, made once, so observing allocates none of ours. */
   private readonly labels = new Map<MeteredRoute | undefined, Map<number, Labels>>();
   /** Where a scrape's text comes from: this process alone, or the primary's totals over all workers. */
-  private totals: () => Promise<string> = () => this.registry.metrics();
+  private totals: () => Promise<string> = () => Registry.merge([runtimeMetrics(), this.registry]).metrics();
 
   constructor(options: {
     /** The database, read for the inventory gauge without the admission gate: a scrape must not take a buyer's place. */
@@ -63,7 +74,7 @@ export class ServerMetrics {
   }) {
     const { adapter, sku, admission } = options;
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    runtimeMetrics();
     const purchases = this.purchases;
     new Counter({
       name: 'flashsale_purchases_total',
@@ -136,7 +147,7 @@ export class ServerMetrics {
     const asked = new Map<number, { resolve(text: string): void; reject(error: Error): void }>();
     process.on('message', (message: PrimaryMessage) => {
       if (message.cmd === 'METRICS_COLLECT') {
-        void this.registry.getMetricsAsJSON().then(
+        void this.figures().then(
           (metrics) => process.send?.({ cmd: 'METRICS_PART', id: message.id, metrics } satisfies WorkerMessage),
           (error: Error) => process.send?.({ cmd: 'METRICS_PART', id: message.id, metrics: [], error: error.message } satisfies WorkerMessage),
         );
@@ -156,6 +167,12 @@ export class ServerMetrics {
           reject(new Error('the primary process is gone'));
         }
       });
+  }
+
+  /** This process's figures, the runtime's and this server's, as prom-client JSON for the primary to add up. */
+  private async figures(): Promise<WorkerMetrics> {
+    const [runtime, own] = await Promise.all([runtimeMetrics().getMetricsAsJSON(), this.registry.getMetricsAsJSON()]);
+    return [...runtime, ...own];
   }
 
   private labelsOf(route: MeteredRoute | undefined, status: number): Labels {
