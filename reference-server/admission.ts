@@ -33,6 +33,8 @@ export class AdmissionGate {
   private running = 0;
   // A Set keeps arrival order and lets a waiter that gave up leave in O(1).
   private readonly waiting = new Set<Waiter>();
+  /** Running totals for `GET /metrics`: plain numbers, so counting costs the purchase path nothing. */
+  readonly totals = { admittedAfterWait: 0, timedOut: 0, refusedFull: 0, waitSeconds: 0 };
 
   constructor(
     /** Connections that may be lent at once. */
@@ -58,6 +60,11 @@ export class AdmissionGate {
     return this.waiting.size;
   }
 
+  /** Slots lent now. */
+  get inUse(): number {
+    return this.running;
+  }
+
   /** Runs `work` holding one slot (entered and left around it). */
   async run<T>(work: () => Promise<T>): Promise<T> {
     await this.enter();
@@ -75,16 +82,21 @@ export class AdmissionGate {
       return Promise.resolve();
     }
     if (this.waiting.size >= this.maxQueue) return Promise.reject(this.queueFull());
+    const since = performance.now();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         // The slot passes straight from leave() to this waiter: `running` stays as it is.
         admit: () => {
           clearTimeout(timer);
           this.waiting.delete(waiter);
+          this.totals.admittedAfterWait++;
+          this.totals.waitSeconds += (performance.now() - since) / 1000;
           resolve();
         },
         refuse: (error) => {
           this.waiting.delete(waiter);
+          this.totals.timedOut++;
+          this.totals.waitSeconds += (performance.now() - since) / 1000;
           reject(error);
         },
       };
@@ -104,6 +116,7 @@ export class AdmissionGate {
   }
 
   private queueFull(): OverloadedError {
+    this.totals.refusedFull++;
     return new OverloadedError(`overloaded: ${this.maxQueue} purchases already wait for a database connection (--max-queue); retry later`);
   }
 }

@@ -8,6 +8,7 @@ import { prepareStore } from '../adapters/store.js';
 import { ConfigError, PortInUseError } from '../src/errors.js';
 import { AdmissionGate, DEFAULT_MAX_QUEUE } from './admission.js';
 import { closeGracefully, listen } from './lifecycle.js';
+import { ClusterMetrics, ServerMetrics } from './metrics.js';
 import { createReferenceServer, type ReferenceServerOptions } from './server.js';
 import { DEFAULT_RESERVATION_TTL_MS } from './reservation-routes.js';
 import type { PrimaryMessage, WorkerMessage } from './worker-protocol.js';
@@ -132,6 +133,8 @@ async function startWorkers(
   let reportFailure: (reason: string) => void = () => {};
   const failure = new Promise<string>((resolve) => (reportFailure = resolve));
   const say = (line: string) => process.stderr.write(`flashsale serve: ${line}\n`);
+  // GET /metrics on any worker answers the totals of every ready one.
+  const metrics = new ClusterMetrics(() => [...live].filter((worker) => ready.has(worker)));
 
   const fork = (): Worker => {
     const worker = cluster.fork({ FLASHSALE_WORKER_OPTIONS: JSON.stringify(options) });
@@ -140,10 +143,12 @@ async function startWorkers(
     worker.on('error', () => {});
     worker.on('message', (message: WorkerMessage) => {
       if (message.cmd === 'READY') ready.add(worker);
+      if (metrics.receive(worker, message)) return;
       if (supervising && message.cmd === 'FAILED') say(`worker ${pid} could not start: ${message.message}`);
     });
     worker.once('exit', (code, signal) => {
       live.delete(worker);
+      metrics.forget(worker);
       if (live.size === 0) whenNoneLeft.splice(0).forEach((resolve) => resolve());
       if (stopping || !supervising) return;
       const how = signal ?? `code ${code}`;
@@ -231,7 +236,10 @@ export async function runWorker(options: ServeOptions, send: (message: WorkerMes
   const adapter = await openAdapter(options, { check: false });
   // Best effort: a worker restarted during an outage starts cold and connects later.
   await adapter.warm?.().catch(() => {});
-  const server = createReferenceServer(serverOptions(adapter, options));
+  const served = serverOptions(adapter, options);
+  // Its figures go to the primary; its scrapes are answered with the primary's totals.
+  served.metrics!.joinCluster();
+  const server = createReferenceServer(served);
   try {
     send({ cmd: 'READY', port: await listen(server, options.port, options.host) });
   } catch (error) {
@@ -249,7 +257,8 @@ function serverOptions(adapter: Adapter, options: ServeOptions): ReferenceServer
   const slots = options.poolSize ?? 10;
   const admission = new AdmissionGate(slots, options.maxQueue ?? DEFAULT_MAX_QUEUE, options.lockTimeoutMs ?? 5000);
   const reservations = { ttlMs: options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS, rateLimitPerMinute: options.rateLimitPerMinute };
-  return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission, reservations };
+  const metrics = new ServerMetrics({ adapter, sku: options.sku, admission });
+  return { adapter, strategy: options.strategy, defaultSku: options.sku, adminToken: options.adminToken, admission, reservations, metrics };
 }
 
 // Each process batches on its own, so each is told the bounds.

@@ -21,6 +21,7 @@ import { authorizeAdmin, refuseCrossSite } from './admin-guard.js';
 import { readJsonBody, requireJsonContentType } from './request-body.js';
 import { idempotencyKeyHeader, parseIdempotencyKey, parsePurchaseBody, parseResetBody } from './validation.js';
 import { reservationRoutes, type ReservationOptions } from './reservation-routes.js';
+import { ServerMetrics } from './metrics.js';
 
 /** What one server process needs to answer requests. */
 export interface ReferenceServerOptions {
@@ -34,6 +35,8 @@ export interface ReferenceServerOptions {
   admission?: AdmissionGate | undefined;
   /** Hold time and rate limit of the reservation routes; default: 300 s, no limit. */
   reservations?: ReservationOptions | undefined;
+  /** This process's `GET /metrics` figures; made here, counting this process alone, unless given (a cluster worker's join the primary's totals). */
+  metrics?: ServerMetrics | undefined;
 }
 
 export type Handler = (request: IncomingMessage, response: ServerResponse, parameter: string | undefined) => Promise<void>;
@@ -44,6 +47,8 @@ export interface Route {
   takesParameter?: boolean;
   /** The parameter's name in the `GET /` index; `sku` unless given. */
   parameter?: string;
+  /** Counted in `flashsale_purchases_total` by outcome. */
+  purchase?: boolean;
   methods: Record<string, Handler>;
   /** One line for the `GET /` index. */
   description?: string;
@@ -62,6 +67,7 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
   const { strategy, defaultSku, adminToken, admission } = options;
   // Every connection this server uses is lent through the admission gate.
   const adapter = admission ? admitted(options.adapter, admission) : options.adapter;
+  const metrics = options.metrics ?? new ServerMetrics({ adapter: options.adapter, sku: defaultSku, admission });
 
   const buy: Handler = async (request, response) => {
     admission?.refuseIfFull();
@@ -115,8 +121,8 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
 
   const routes: Route[] = [
     { path: '/', methods: { GET: index, HEAD: index }, description: 'this index of the API' },
-    { path: '/buy', methods: { POST: buy }, description: 'buy: JSON {buyer_id, sku, quantity}, all optional; header Idempotency-Key' },
-    { path: '/buy_ticket', methods: { POST: buy }, description: 'alias of POST /buy' },
+    { path: '/buy', purchase: true, methods: { POST: buy }, description: 'buy: JSON {buyer_id, sku, quantity}, all optional; header Idempotency-Key' },
+    { path: '/buy_ticket', purchase: true, methods: { POST: buy }, description: 'alias of POST /buy' },
     { path: '/inventory', methods: { GET: inventory, HEAD: inventory }, description: 'stock and sales of the default item' },
     { path: '/inventory/', takesParameter: true, methods: { GET: inventory, HEAD: inventory }, description: 'stock and sales of one item' },
     {
@@ -125,6 +131,7 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
       description: 'restore stock, empty the ledger: JSON {stock, sku}, optional; loopback or Bearer admin token; no cross-site',
     },
     { path: '/health', methods: { GET: health, HEAD: health }, description: 'liveness: database and strategy' },
+    { path: '/metrics', methods: { GET: metrics.handler }, description: 'Prometheus text format: purchases, request durations, stock, pool; totals over all workers' },
   ];
 
   const sockets = openSocketBudget();
@@ -133,7 +140,7 @@ export function createReferenceServer(options: ReferenceServerOptions): Server {
     // connection, so idle kept-alive sockets of buyers already answered make
     // room for those still connecting instead of starving them (EMFILE).
     if (sockets.crowded()) response.shouldKeepAlive = false;
-    dispatch(routes, request, response).catch((error: unknown) => sendError(request, response, error));
+    void answer(routes, request, response, metrics);
   });
   server.on('connection', sockets.track);
   routes.push(...reservationRoutes(server, { ...options, adapter }));
@@ -163,20 +170,36 @@ function openSocketBudget(): { track(socket: Socket): void; crowded(): boolean }
   };
 }
 
-async function dispatch(routes: Route[], request: IncomingMessage, response: ServerResponse): Promise<void> {
+/** Answers one request, an error included, then counts it in the metrics (one histogram observe). */
+async function answer(routes: Route[], request: IncomingMessage, response: ServerResponse, metrics: ServerMetrics): Promise<void> {
+  const startedAt = performance.now();
   const path = (request.url ?? '/').split('?')[0]!;
-  for (const route of routes) {
-    const matches = route.takesParameter ? path.startsWith(route.path) && path.length > route.path.length : path === route.path;
-    if (!matches) continue;
-    const handler = route.methods[request.method ?? 'GET'];
-    if (!handler) {
-      const allow = Object.keys(route.methods);
-      throw new MethodNotAllowedError(`${request.method} ${path} is not supported; use ${allow.join(' or ')}`, allow);
-    }
-    const parameter = route.takesParameter ? decodeParameter(path.slice(route.path.length)) : undefined;
-    return handler(request, response, parameter);
+  const route = matchRoute(routes, path);
+  try {
+    await dispatch(route, path, request, response);
+  } catch (error) {
+    sendError(request, response, error);
   }
-  throw new RouteNotFoundError(`no route for ${request.method} ${path}`);
+  metrics.answered(route, response, startedAt);
+}
+
+/** The route a path names (a plain loop: nothing allocated per request). */
+function matchRoute(routes: Route[], path: string): Route | undefined {
+  for (const route of routes) {
+    if (route.takesParameter ? path.startsWith(route.path) && path.length > route.path.length : path === route.path) return route;
+  }
+  return undefined;
+}
+
+async function dispatch(route: Route | undefined, path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (!route) throw new RouteNotFoundError(`no route for ${request.method} ${path}`);
+  const handler = route.methods[request.method ?? 'GET'];
+  if (!handler) {
+    const allow = Object.keys(route.methods);
+    throw new MethodNotAllowedError(`${request.method} ${path} is not supported; use ${allow.join(' or ')}`, allow);
+  }
+  const parameter = route.takesParameter ? decodeParameter(path.slice(route.path.length)) : undefined;
+  return handler(request, response, parameter);
 }
 
 function decodeParameter(raw: string): string {
@@ -195,10 +218,12 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   // unknown outcome) instead of being refused at connect (surely not sent).
   const socket = response.socket as (Socket & { server?: { listening: boolean } }) | null;
   if (socket?.server && !socket.server.listening) response.shouldKeepAlive = false;
+  // Set, not merged into writeHead's object: /metrics reads them back after
+  // the answer (Retry-After makes a 503 a refusal, Idempotent-Replayed a replay).
+  for (const name in headers) response.setHeader(name, headers[name]!);
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
-    ...headers,
   });
   response.end(payload);
 }

@@ -9,6 +9,8 @@ export const EXIT_ANOMALY = 1;
 export const EXIT_USAGE = 2;
 /** Inconclusive: no check failed, but one that applies could not run for lack of an input the user can give. */
 export const EXIT_INCONCLUSIVE = 3;
+/** `attack --threshold`: a threshold was crossed (k6's code), the history whole. */
+export const EXIT_THRESHOLD_CROSSED = 99;
 
 export abstract class FlashsaleError extends Error {
   /** Stable machine-readable code, e.g. `FS_BAD_INPUT`. */

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import type hdr from 'hdr-histogram-js';
 import { fileURLToPath } from 'node:url';
 import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type EndReason, type Outcome, type OpType } from '../history/types.js';
 import { clockId } from '../history/clock.js';
@@ -41,6 +42,8 @@ export interface AttackHooks {
   onPlan?(plan: AttackPlan): void;
   /** Called at the barrier's release and after every batch of completed operations. */
   onProgress?(progress: AttackProgress): void;
+  /** Called with the latency histogram merged over all processes (microseconds), when the summary is made; `--threshold` reads any percentile from it. */
+  onLatency?(histogram: hdr.Histogram): void;
 }
 
 /** A running attack. */
@@ -361,6 +364,7 @@ class Coordinator {
   private summarise(plan: AttackPlan, startedAt: string): AttackSummary {
     const results = this.children.map((child) => child.result).filter((result): result is ResultMessage => !!result);
     const histogram = mergeHistograms(results.map((result) => result.histogram));
+    this.hooks.onLatency?.(histogram);
     const lastCompletion = results.reduce((last, result) => (result.lastCompletion && BigInt(result.lastCompletion) > last ? BigInt(result.lastCompletion) : last), 0n);
     const durationNs = this.releasedAt !== undefined && lastCompletion > this.releasedAt ? lastCompletion - this.releasedAt : 0n;
     const durationS = Number(durationNs) / 1e9;

@@ -1,5 +1,6 @@
 import type { EndReason, FlowName, Outcome, OpType, StepName, StepOutcome } from '../history/types.js';
 import type { LatencyMs } from './histogram.js';
+import type { ThresholdResult } from './thresholds.js';
 
 /** Open model: an arrival sent more than this after its intended time counts as late. */
 export const LATE_AFTER_MS = 5;
@@ -121,4 +122,6 @@ export interface AttackSummary {
    * `sent`, `latency_ms` count every step's request.
    */
   flow?: FlowSummary;
+  /** `--threshold`: each threshold's verdict, in the order given; absent when none was given. */
+  thresholds?: ThresholdResult[];
 }

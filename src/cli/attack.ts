@@ -1,11 +1,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Histogram as LatencyHistogram } from 'hdr-histogram-js';
 import { startAttack } from '../attack/coordinator.js';
 import { commandFault, type FaultInjection } from '../attack/fault.js';
 import { DEFAULT_CANCEL_SHARE, DEFAULT_CONFIRM_SHARE, DEFAULT_THINK_MS, FLOW_NAMES, type FlowOptions } from '../attack/flow.js';
 import { DEFAULT_TARGET } from '../attack/plan.js';
 import { progressReporter } from '../attack/progress.js';
+import { allPassed, evaluateThresholds, parseThreshold, type Threshold } from '../attack/thresholds.js';
 import { attackSummaryJson, renderAttackSummary } from '../report/attack-summary.js';
-import { ConfigError, EXIT_USAGE } from '../errors.js';
+import { renderThresholds } from '../report/thresholds-table.js';
+import { ConfigError, EXIT_THRESHOLD_CROSSED, EXIT_USAGE } from '../errors.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
 
@@ -17,6 +20,10 @@ const EXIT_INTERRUPTED = 130;
  * says, even though the history is whole and verify can still judge it.
  */
 const EXIT_TARGET_LOST = EXIT_USAGE;
+// Which code wins when several apply: interrupted (130), then target lost (2),
+// then a crossed --threshold (99), then 0. A cut-short run's figures are
+// partial, so its thresholds are shown but do not decide the code.
+
 /** Where a --fault without its own --fault-at runs. */
 const DEFAULT_FAULT_AT = 0.5;
 
@@ -59,6 +66,7 @@ interface AttackFlags {
   ttlField?: string;
   settleOkStatus?: number[];
   expiredStatus?: number[];
+  threshold: Threshold[];
 }
 
 /** The flags that only mean something with --flow, as commander names them. */
@@ -105,6 +113,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .option('--ttl-field <path>', 'with --flow: dotted path to the hold time in seconds in the reserve\'s answer, recorded for verify; "" if none (default ttl_seconds)')
     .option('--settle-ok-status <list>', 'with --flow: confirm and cancel statuses that mean done (default 200); --ok-status and --sold-out-status describe the reserve', statusList)
     .option('--expired-status <list>', 'with --flow: confirm and cancel statuses that mean the hold had expired (default 410); other 4xx are rejected', statusList)
+    .addOption(new Option('--threshold <expr>', 'pass/fail gate on the run, k6 style, repeatable: p95<200ms, rate>=500, refused<1% (README "Thresholds"); exit 99 when one is crossed').argParser(collectThreshold).default([], 'none'))
     .action(async (flags: AttackFlags, command: Command) => {
       // A status given to --refused-status on purpose leaves the default sold-out list, as the
       // refused defaults give way to --sold-out-status: a server whose 409 means "conflict,
@@ -115,6 +124,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
       const faults = commandFaults(flags.fault, flags.faultAt);
       const flow = flowOptions(flags);
       const progress = progressReporter({ json: !!flags.json });
+      let latency: LatencyHistogram | undefined;
       const attack = startAttack(
         {
           target: flags.target,
@@ -141,7 +151,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           seed: flags.seed,
           flow,
         },
-        { onProgress: (update) => progress.update(update) },
+        { onProgress: (update) => progress.update(update), onLatency: (histogram) => (latency = histogram) },
       );
       // First Ctrl-C: stop and summarise what was done; a second one kills the children.
       const onSignal = () => attack.stop();
@@ -150,7 +160,10 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
       try {
         const summary = await attack.done;
         progress.stop();
-        process.stdout.write(flags.json ? attackSummaryJson(summary) : renderAttackSummary(summary));
+        // Judged once the history is closed with its end line: a crossed threshold never cuts it short.
+        const thresholds = evaluateThresholds(flags.threshold, { summary, latency });
+        if (thresholds.length > 0) summary.thresholds = thresholds;
+        process.stdout.write(flags.json ? attackSummaryJson(summary) : renderAttackSummary(summary) + renderThresholds(thresholds));
         if (summary.end_reason === 'interrupted') finish({ exitCode: EXIT_INTERRUPTED });
         else if (summary.end_reason === 'target_lost') {
           const unsent = summary.completed - summary.sent;
@@ -159,7 +172,7 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
               `${summary.sent} requests tried${unsent > 0 ? `, ${unsent} buyers recorded as not sent` : ''}; the history ${summary.history} is whole, verify can judge it\n`,
           );
           finish({ exitCode: EXIT_TARGET_LOST });
-        } else finish({ exitCode: 0 });
+        } else finish({ exitCode: allPassed(thresholds) ? 0 : EXIT_THRESHOLD_CROSSED });
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
@@ -203,6 +216,15 @@ function thinkRange(value: string): { min: number; max: number } {
   if (parts.length > 2) throw new InvalidArgumentError(`expected a duration such as 100ms or a range such as 50ms..200ms, got ${JSON.stringify(value)}.`);
   const [min, max] = parts.map((part) => duration(0)(part));
   return { min: min!, max: max ?? min! };
+}
+
+/** Parsed at once, so a bad threshold stops the run before any request is sent. */
+function collectThreshold(value: string, previous: Threshold[]): Threshold[] {
+  try {
+    return [...previous, parseThreshold(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
