@@ -11,7 +11,7 @@ import { LATE_AFTER_MS } from './summary.js';
 import { compileTemplate, type CompiledTemplate, type TemplateValues } from './template.js';
 
 /** Op lines per OPS message: large enough to keep IPC cheap, small enough to stream. */
-const BATCH_OPS = 256;
+const BATCH_OPS = 1024;
 /** A partial batch is sent after this long, so the history and the progress stay current. */
 const FLUSH_MS = 100;
 /** OPS messages a child may have unacknowledged; beyond that it holds its batch. */
@@ -171,7 +171,10 @@ export class BuyerProcess {
   /** The coordinator wrote one batch: one more may be sent. */
   ack(): void {
     this.credits += 1;
-    this.flush();
+    // Only a full batch held for want of a credit goes at once: sending every
+    // partial one on each ACK made batches of ~90 lines, each a wakeup of the
+    // coordinator; the timer sends partial batches.
+    if (this.batchOps >= BATCH_OPS) this.flush();
     this.pump();
   }
 
