@@ -14,6 +14,10 @@
 // - the endpoint is a bare HTTP/1.1 responder in its own process, much
 //   cheaper than node:http, so it is not the first thing to saturate.
 //
+// A last row runs undici alone (`node dist/bench/attack.js undici URL`): the
+// ceiling of any client built on undici, so the table tells undici's gap to
+// autocannon from attack's own overhead (history, classification, IPC).
+//
 // Knobs: BENCH_CONNECTIONS (100), BENCH_REQUESTS per run (200000: runs of a few
 // seconds, so start-up and JIT warm-up weigh little), BENCH_ROUNDS (3).
 
