@@ -14,6 +14,10 @@
 // - the endpoint is a bare HTTP/1.1 responder in its own process, much
 //   cheaper than node:http, so it is not the first thing to saturate.
 //
+// A last row runs undici alone (`node dist/bench/attack.js undici URL`): the
+// ceiling of any client built on undici, so the table tells undici's gap to
+// autocannon from attack's own overhead (history, classification, IPC).
+//
 // Knobs: BENCH_CONNECTIONS (100), BENCH_REQUESTS per run (200000: runs of a few
 // seconds, so start-up and JIT warm-up weigh little), BENCH_ROUNDS (3).
 
@@ -43,6 +47,7 @@ interface EndpointReport {
 }
 
 if (process.argv[2] === 'serve') serve();
+else if (process.argv[2] === 'undici') await undiciLoop(process.argv[3]!);
 else await main();
 
 /**
@@ -97,6 +102,53 @@ function serve(): void {
   });
 }
 
+/**
+ * undici's own ceiling: the least a tool built on it can do for the same
+ * work. One Client per connection as attack has, Client.dispatch with a
+ * handler on the same callbacks as attack's that drops the body, the same
+ * method, headers and body size as attack's default request (a fresh
+ * Idempotency-Key each), and nothing else: no history, no classification,
+ * no latency, no child process. The gap between this row and autocannon's
+ * is undici's; the gap between this row and attack's is attack's own.
+ */
+async function undiciLoop(url: string): Promise<void> {
+  const { Client } = await import('undici');
+  const { pathname } = new URL(url);
+  const clients = Array.from({ length: CONNECTIONS }, () => new Client(new URL(url).origin, { pipelining: 1 }));
+  const run = Date.now().toString(16);
+  let sent = 0;
+  let answered = 0;
+  let finish: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const fire = (client: InstanceType<typeof Client>): void => {
+    const i = sent++;
+    client.dispatch(
+      {
+        method: 'POST',
+        path: pathname,
+        headers: ['content-type', 'application/json', 'idempotency-key', `${run}-${i}`],
+        body: Buffer.from(`{"buyer_id":"b-${i}","quantity":1}`),
+      },
+      {
+        onConnect() {},
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete() {
+          answered += 1;
+          if (sent < REQUESTS) fire(client);
+          else if (answered === REQUESTS) finish();
+        },
+        onError(error) {
+          throw error;
+        },
+      },
+    );
+  };
+  for (const client of clients) if (sent < REQUESTS) fire(client);
+  await finished;
+  await Promise.all(clients.map((client) => client.close()));
+}
+
 async function main(): Promise<void> {
   const require = createRequire(import.meta.url);
   const autocannonBin = join(require.resolve('autocannon/package.json'), '..', 'autocannon.js');
@@ -120,6 +172,7 @@ async function main(): Promise<void> {
     { name: `attack (${cpus} processes, its default)`, args: attack(cpus) },
     { name: `autocannon (${cpus} workers)`, args: autocannon(cpus) },
     { name: 'attack (1 process)', args: attack(1) },
+    { name: 'undici alone (1 process, no history)', args: [fileURLToPath(import.meta.url), 'undici', url] },
   ];
 
   process.stdout.write(
@@ -145,10 +198,11 @@ async function main(): Promise<void> {
   for (const [k, variant] of variants.entries()) {
     process.stdout.write(`  ${variant.name.padEnd(width)}  median ${fmt(medians[k]!)} req/s   runs: ${rates[k]!.map(fmt).join(', ')}\n`);
   }
-  const [single, attackAll, multi, attackOne] = medians as [number, number, number, number];
+  const [single, attackAll, multi, attackOne, undiciAlone] = medians as [number, number, number, number, number];
   process.stdout.write(
     `ratio attack / autocannon (medians): ${(attackAll / single).toFixed(2)} with each tool's default, ` +
-      `${(attackAll / multi).toFixed(2)} at ${cpus} vs ${cpus} processes, ${(attackOne / single).toFixed(2)} at 1 vs 1\n`,
+      `${(attackAll / multi).toFixed(2)} at ${cpus} vs ${cpus} processes, ${(attackOne / single).toFixed(2)} at 1 vs 1\n` +
+      `ratio undici alone / autocannon (1 vs 1): ${(undiciAlone / single).toFixed(2)}; attack (1 process) / undici alone: ${(attackOne / undiciAlone).toFixed(2)}\n`,
   );
 }
 
