@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseStrategy, STRATEGY_NAMES, type StrategyName } from '../../adapters/strategies/index.js';
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, parseFaultNames, type FaultName } from '../prove/faults/index.js';
 import { prove } from '../prove/prove.js';
+import { reportData, type ReportData } from '../report/html/data.js';
+import { writeHtmlReport } from '../report/html/report.js';
 import { proveJson, renderProve } from '../report/prove-table.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
@@ -17,6 +19,7 @@ interface ProveFlags {
   faults?: FaultName[];
   onlyFaults?: boolean;
   json?: boolean;
+  html?: string;
 }
 
 /** Turns a parser's one-line error into commander's, which names the flag. */
@@ -52,8 +55,11 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
     .addOption(new Option('--faults <list>', `add a scenario that injects these faults mid-stampede: ${FAULT_NAMES.join(', ')} (or all)`).argParser(asArgument(parseFaultNames)))
     .option('--only-faults', 'run only the faults scenario')
     .option('--json', 'print the whole proof, witnesses included, as JSON on stdout')
+    .option('--html <file>', 'also write a self-contained HTML report: a section per scenario (failing ones first) with its checks, timeline and charts')
     .addHelpText('after', `\nFaults (--faults), injected in the order named, while stock remains:\n${FAULT_NAMES.map((name) => `  ${name.padEnd(7)}${FAULT_DESCRIPTIONS[name]}`).join('\n')}\n`)
     .action(async (flags: ProveFlags) => {
+      // Each scenario is reduced to what its section draws as it ends: the operations are not kept.
+      const sections: ReportData[] = [];
       const report = await prove(
         {
           databases: flags.db === 'all' ? serverDatabasesFromEnvironment() : flags.db ? [flags.db] : [],
@@ -66,6 +72,13 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
           timeoutMs: flags.timeout,
           faults: flags.faults,
           onlyFaults: flags.onlyFaults,
+          onAudit: flags.html
+            ? (result, audited) => {
+                const anomalies = result.anomalies.filter((anomaly) => !result.verdict.checks.some((check) => anomaly === `${check.id} ${check.name}`));
+                const title = `${result.database} / ${result.scenario}${anomalies.length ? ` (prove: ${anomalies.join('; ')})` : ''}`;
+                sections.push({ ...reportData({ title, ...audited }), status: result.status });
+              }
+            : undefined,
         },
         {
           onResult: (result) => {
@@ -74,6 +87,7 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
           },
         },
       );
+      if (flags.html) await writeHtmlReport(flags.html, `flashsale prove --strategy ${flags.strategy}: ${report.status}`, sections);
       process.stdout.write(flags.json ? proveJson(report) : renderProve(report));
       finish({ exitCode: report.status === 'PASS' ? 0 : 1 });
     });

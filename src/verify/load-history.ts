@@ -37,6 +37,8 @@ export interface LoadedHistory {
   realtime: { exact: true } | { exact: false; reason: string };
   /** Per file: how it ended, its faults, what it lacks. */
   files: HistoryFile[];
+  /** The hrtime (ns) operation times are relative to, so reports can place fault records on the same axis. */
+  base: bigint | undefined;
 }
 
 /** How histories are read. */
@@ -109,7 +111,7 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   // A history cut before its first op still has a clock: the barrier's.
   if (base === undefined) base = metas.find((meta) => meta.released_at > 0n)?.released_at;
   addUnrecorded(files, ops, base);
-  return { metas, ops, realtime: clockOf(metas), files };
+  return { metas, ops, realtime: clockOf(metas), files, base };
 }
 
 /**

@@ -21,6 +21,19 @@ export interface VerifyOptions extends StoreOptions {
 
 /** Reads the history and the database, runs every check, returns the verdict. */
 export async function verify(options: VerifyOptions): Promise<Verdict> {
+  return (await audit(options)).verdict;
+}
+
+/** A verdict with what it was reached on, for reports that draw the run (`--html`). */
+export interface Audit {
+  verdict: Verdict;
+  history: LoadedHistory;
+  /** The database at the end, when one was read. */
+  state: FinalState | undefined;
+}
+
+/** verify, keeping the operations and the final state (already in memory: returning them costs nothing). */
+export async function audit(options: VerifyOptions): Promise<Audit> {
   const plan = planFinalState(options);
   if (options.historyOnly && plan) {
     throw new ConfigError('--history-only and a store to audit (--db, --stock-db, --final-stock…) contradict each other: give the store, or decide on the history alone');
@@ -40,7 +53,7 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
   }
   const read = await readDatabase();
   const initialStock = options.initialStock ?? read?.initialStock;
-  return judge(history.ops, {
+  const verdict = judge(history.ops, {
     initialStock,
     state: read?.state,
     realtime: history.realtime,
@@ -49,6 +62,7 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
     join: options.join,
     files: history.files,
   });
+  return { verdict, history, state: read?.state };
 }
 
 /** Everything beside the operations that the checks need. */

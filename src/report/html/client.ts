@@ -1,0 +1,408 @@
+/// <reference lib="dom" />
+// The script inside the HTML report. template.ts embeds `reportClient` by its
+// source text and calls it once: nothing outside its body exists in the page,
+// so every helper is nested in it. It reads the JSON that data.ts made, builds
+// the check table and draws the charts with uPlot (inlined beside it), and
+// leaves `window.flashsaleReport` for people's consoles and the browser test.
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the data is data.ts's JSON and uPlot's API is untyped here */
+export function reportClient(): void {
+  const uPlot = (window as any).uPlot;
+  const page = JSON.parse(document.getElementById('report-data')!.textContent!);
+  const COLOURS: Record<string, string> = {
+    bought: '#2e9d4a',
+    sold_out: '#3b78c4',
+    refused: '#d9a400',
+    rejected: '#8a8a8a',
+    http_5xx: '#9b59b6',
+    timeout: '#e67e22',
+    conn_reset: '#8e44ad',
+    conn_refused: '#5d6d7e',
+    bad_body: '#a0522d',
+    unrecorded: '#444444',
+    all: '#222222',
+  };
+  const ANOMALY = '#e0003c';
+  const report: any = { ready: false, renderMs: null, charts: [], selected: null, zoomTo };
+  (window as any).flashsaleReport = report;
+  const sections: any[] = [];
+
+  for (const [s, data] of page.sections.entries()) sections.push(renderSection(data, s));
+  // Two frames: the first paints what was built, the second starts after it.
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      report.renderMs = Math.round(performance.now());
+      report.ready = true;
+      document.body.dataset.ready = 'true';
+    }),
+  );
+
+  function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string | null>): HTMLElement {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+    for (const child of children) if (child !== null) node.append(child);
+    return node;
+  }
+
+  function renderSection(data: any, s: number): any {
+    const root = el('section', { class: `run ${data.status.toLowerCase()}`, id: `s${s}` });
+    document.getElementById('report')!.append(root);
+    root.append(
+      el('h2', {}, el('span', { class: `badge ${data.status.toLowerCase()}` }, data.status), ' ', data.title),
+      el('p', { class: 'headline' }, data.headline),
+    );
+    root.append(checkTable(data, s));
+    root.append(inputsList(data.inputs));
+    const section: any = { data, charts: [], timeline: null, selected: null, syncing: false };
+    const width = Math.max(600, Math.min(1400, root.clientWidth || 1100));
+    const tl = data.timeline;
+    root.append(el('h3', {}, 'Timeline of operations by attacking process'));
+    root.append(
+      el('p', { class: 'note' }, `each bar is one request, from invoke to complete, coloured by outcome; red outlines are the witnesses of failed checks. ${tl.shown === tl.total ? `All ${tl.total} operations drawn.` : `${tl.shown} of ${tl.total} operations drawn: an even sample of each common outcome, every operation of a rare one, every witness.`} Drag to zoom, double-click to zoom out, click a bar for its details.`),
+    );
+    root.append(legend(tl.ops.outcome, page.outcomes));
+    const timelineBox = el('div', { class: 'chart timeline', id: `s${s}-timeline` });
+    root.append(timelineBox);
+    const selectedBox = el('pre', { class: 'selected', id: `s${s}-selected` }, 'no operation selected');
+    root.append(selectedBox);
+    section.selectedBox = selectedBox;
+    section.timeline = timelineChart(section, timelineBox, width);
+
+    const over = data.overTime;
+    const outcomes = Object.keys(over.throughput);
+    root.append(el('h3', {}, 'Throughput over time, per outcome'));
+    const throughputBox = el('div', { class: 'chart', id: `s${s}-throughput` });
+    root.append(throughputBox);
+    addChart(section, 'throughput', throughputBox, {
+      width,
+      height: 220,
+      scales: { x: { time: false }, y: { range: (_u: any, _min: number, max: number) => [0, Math.max(1, max) * 1.05] } },
+      axes: [{ label: 'ms since the first request' }, { label: 'answers / s', size: 80 }],
+      series: [{ label: 'ms' }, ...outcomes.map((o) => ({ label: o, stroke: COLOURS[o], width: 1.5, paths: uPlot.paths.stepped({ align: 1 }) }))],
+      plugins: [faultPlugin(data.faults)],
+    }, [over.t, ...outcomes.map((o) => over.throughput[o])], true);
+
+    root.append(el('h3', {}, 'Latency over time, per outcome (p50 solid, p99 dashed)'));
+    const latencyBox = el('div', { class: 'chart', id: `s${s}-latency` });
+    root.append(latencyBox);
+    addChart(section, 'latency', latencyBox, {
+      width,
+      height: 220,
+      scales: { x: { time: false }, y: { distr: 3 } },
+      axes: [{ label: 'ms since the first request' }, { label: 'latency, ms', size: 60 }],
+      series: [
+        { label: 'ms' },
+        ...outcomes.flatMap((o) => [
+          { label: `${o} p50`, stroke: COLOURS[o], width: 1.5, spanGaps: false },
+          { label: `${o} p99`, stroke: COLOURS[o], width: 1, dash: [6, 4], spanGaps: false },
+        ]),
+      ],
+      plugins: [faultPlugin(data.faults)],
+    }, [over.t, ...outcomes.flatMap((o) => [over.latency[o].p50, over.latency[o].p99])], true);
+
+    const curve = data.percentiles;
+    const curveNames = Object.keys(curve.series);
+    root.append(el('h3', {}, 'Latency percentile curve (HdrHistogram)'));
+    const curveBox = el('div', { class: 'chart', id: `s${s}-percentiles` });
+    root.append(curveBox);
+    addChart(section, 'percentiles', curveBox, {
+      width,
+      height: 260,
+      scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+      axes: [
+        { label: 'percentile', values: (_u: any, splits: number[]) => splits.map((v) => `${+(100 - 100 / v).toPrecision(6)}%`) },
+        { label: 'latency, ms', size: 60 },
+      ],
+      series: [
+        { label: 'percentile', value: (_u: any, v: number) => (v == null ? '' : `${+(100 - 100 / v).toPrecision(6)}%`) },
+        ...curveNames.map((name) => ({ label: `${name} (${curve.counts[name]})`, stroke: COLOURS[name] ?? '#222', width: name === 'all' ? 2.5 : 1.5 })),
+      ],
+    }, [curve.percentiles.map((p: number) => 1 / (1 - p / 100)), ...curveNames.map((name) => curve.series[name])], false);
+
+    const stock = data.stock;
+    root.append(el('h3', {}, "Remaining stock: what the answers said, against the ledger's stock_after"));
+    if (stock.total === 0) {
+      root.append(el('p', { class: 'note' }, 'no ok answer reported a remaining stock'));
+    } else {
+      root.append(
+        el('p', { class: 'note' }, `${stock.shown === stock.total ? `all ${stock.total}` : `${stock.shown} of ${stock.total}`} ok answers, at their completion; ${stock.joined ? `each beside its ledger row's stock_after (joined on ${stock.joined}): a ledger dot apart from its answer is a D4 mismatch` : 'no ledger with stock_after was read'}. Witness answers are circled red.`),
+      );
+      const stockBox = el('div', { class: 'chart', id: `s${s}-stock` });
+      root.append(stockBox);
+      const dots = (colour: string, size: number) => ({ stroke: colour, fill: colour, width: 0, paths: () => null, points: { show: true, size, stroke: colour, fill: colour } });
+      addChart(section, 'stock', stockBox, {
+        width,
+        height: 240,
+        scales: { x: { time: false } },
+        axes: [{ label: 'ms since the first request' }, { label: 'remaining stock', size: 60 }],
+        series: [{ label: 'ms' }, { label: 'answer: remaining', ...dots('#2e9d4a', 4) }, { label: 'ledger: stock_after', ...dots('#3b78c4', 3) }],
+        plugins: [faultPlugin(data.faults), markPlugin(stock.witnesses)],
+      }, [stock.t, stock.reported, stock.ledger], true);
+    }
+    if (data.faults.length > 0) {
+      root.append(el('h3', {}, 'Faults'));
+      root.append(
+        el('ul', {}, ...data.faults.map((f: any) => el('li', {}, `${f.name}${f.detail ? ` (${f.detail})` : ''}: ${f.startMs.toFixed(1)}–${f.endMs.toFixed(1)} ms${f.error ? `, failed: ${f.error}` : ''}`))),
+      );
+    }
+    return section;
+  }
+
+  function checkTable(data: any, s: number): HTMLElement {
+    const body = el('tbody');
+    for (const check of data.checks) {
+      const result = check.status === 'FAIL' ? `FAIL ×${check.violations}` : check.waived ? 'UNKNOWN (waived)' : check.status;
+      const undecided = check.status === 'UNKNOWN' || check.status === 'N/A';
+      const detail = undecided ? `${check.reason ?? ''}${check.summary ? ` (${check.summary})` : ''}` : check.summary;
+      const status = check.status === 'N/A' ? 'na' : check.status.toLowerCase();
+      body.append(el('tr', { class: `check ${status}`, 'data-check': check.id }, el('td', {}, `${check.id} ${check.name}`), el('td', { class: 'result' }, result), el('td', {}, detail)));
+      if (check.witnesses.length === 0) continue;
+      const list = el('ol', { class: 'witnesses' });
+      for (const witness of check.witnesses) {
+        const item = el('li', {}, el('div', { class: 'message' }, witness.message));
+        for (const operation of witness.operations) {
+          if (operation.op === null) {
+            item.append(el('div', { class: 'op' }, operation.text, el('span', { class: 'note' }, ' (not on the timeline: no answer time recorded)')));
+            continue;
+          }
+          const link = el('a', { href: `#s${s}-timeline`, class: 'witness-link', 'data-section': String(s), 'data-op': String(operation.op) }, operation.text);
+          link.addEventListener('click', (event) => {
+            event.preventDefault();
+            zoomTo(s, operation.op);
+          });
+          item.append(el('div', { class: 'op' }, link));
+        }
+        for (const row of witness.rows) item.append(el('div', { class: 'row' }, `ledger: ${row}`));
+        list.append(item);
+      }
+      body.append(el('tr', { class: `witness-row ${status}` }, el('td', { colspan: '3' }, list)));
+    }
+    return el('table', { class: 'checks' }, el('thead', {}, el('tr', {}, el('th', {}, 'check'), el('th', {}, 'result'), el('th', {}, 'detail'))), body);
+  }
+
+  function inputsList(inputs: Record<string, unknown>): HTMLElement {
+    const rows = Object.entries(inputs)
+      .filter(([, value]) => value !== null && typeof value !== 'object')
+      .map(([key, value]) => el('tr', {}, el('th', {}, key), el('td', {}, String(value))));
+    const outcomes = inputs.outcomes as Record<string, number> | undefined;
+    if (outcomes) rows.push(el('tr', {}, el('th', {}, 'outcomes'), el('td', {}, Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', '))));
+    return el('details', {}, el('summary', {}, 'what was audited'), el('table', { class: 'inputs' }, el('tbody', {}, ...rows)));
+  }
+
+  function legend(outcomeColumn: number[], names: string[]): HTMLElement {
+    const present = [...new Set(outcomeColumn)].sort((a, b) => a - b).map((i) => names[i]!);
+    const box = el('div', { class: 'legend' });
+    for (const name of present) box.append(el('span', {}, el('i', { style: `background:${COLOURS[name]}` }), name));
+    box.append(el('span', {}, el('i', { style: `background:none;outline:2px solid ${ANOMALY}` }), 'witness'));
+    return box;
+  }
+
+  /** A uPlot chart whose x scale follows the section's other time charts when zoomed. */
+  function addChart(section: any, name: string, box: HTMLElement, opts: any, data: any[], timeAxis: boolean): any {
+    if (timeAxis) {
+      opts.hooks = { ...(opts.hooks ?? {}), setScale: [(u: any, key: string) => syncX(section, u, key)] };
+    }
+    const chart = new uPlot(opts, data, box);
+    chart.timeAxis = timeAxis;
+    section.charts.push(chart);
+    report.charts.push({ section: section.data.title, name, series: opts.series.length - 1, points: data[0].length, canvas: chart.ctx.canvas });
+    return chart;
+  }
+
+  function syncX(section: any, from: any, key: string): void {
+    if (key !== 'x' || section.syncing) return;
+    section.syncing = true;
+    const { min, max } = from.scales.x;
+    for (const chart of section.charts) if (chart !== from && chart.timeAxis) chart.setScale('x', { min, max });
+    section.syncing = false;
+  }
+
+  /** Fault records as shaded spans across the plot, named at the top. */
+  function faultPlugin(faults: any[]): any {
+    return {
+      hooks: {
+        draw: [
+          (u: any) => {
+            if (faults.length === 0) return;
+            const { ctx, bbox } = u;
+            ctx.save();
+            ctx.beginPath();
+            ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
+            ctx.clip();
+            for (const fault of faults) {
+              const x0 = u.valToPos(fault.startMs, 'x', true);
+              const x1 = Math.max(u.valToPos(fault.endMs, 'x', true), x0 + 2 * devicePixelRatio);
+              ctx.fillStyle = 'rgba(230, 126, 34, 0.18)';
+              ctx.fillRect(x0, bbox.top, x1 - x0, bbox.height);
+              ctx.fillStyle = '#b35900';
+              ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+              ctx.textAlign = 'left';
+              ctx.fillText(`fault: ${fault.name}`, x0 + 3, bbox.top + 12 * devicePixelRatio);
+            }
+            ctx.restore();
+          },
+        ],
+      },
+    };
+  }
+
+  /** Red circles around the given points of series 1 (the stock chart's witness answers). */
+  function markPlugin(indices: number[]): any {
+    return {
+      hooks: {
+        draw: [
+          (u: any) => {
+            const { ctx } = u;
+            ctx.save();
+            ctx.strokeStyle = ANOMALY;
+            ctx.lineWidth = 2 * devicePixelRatio;
+            for (const i of indices) {
+              const x = u.valToPos(u.data[0][i], 'x', true);
+              const y = u.valToPos(u.data[1][i], 'y', true);
+              ctx.beginPath();
+              ctx.arc(x, y, 7 * devicePixelRatio, 0, 2 * Math.PI);
+              ctx.stroke();
+            }
+            ctx.restore();
+          },
+        ],
+      },
+    };
+  }
+
+  function timelineChart(section: any, box: HTMLElement, width: number): any {
+    const tl = section.data.timeline;
+    const ops = tl.ops;
+    const count = ops.invoke.length;
+    const rows = Math.max(1, tl.rows);
+    const height = Math.max(240, Math.min(560, rows * 6 + 60));
+    // Drawn by outcome, one fill colour at a time; witnesses last, on top.
+    const byOutcome = new Map<number, number[]>();
+    const witnesses: number[] = [];
+    for (let i = 0; i < count; i++) {
+      if (ops.witness[i]) witnesses.push(i);
+      const list = byOutcome.get(ops.outcome[i]) ?? [];
+      list.push(i);
+      byOutcome.set(ops.outcome[i], list);
+    }
+    const dpr = devicePixelRatio;
+    const draw = (u: any) => {
+      const { ctx, bbox } = u;
+      const rowH = bbox.height / rows;
+      const barH = Math.max(1, rowH * 0.8);
+      const y = (i: number) => bbox.top + ops.lane[i] * rowH;
+      const x = (v: number) => u.valToPos(v, 'x', true);
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
+      ctx.clip();
+      ctx.strokeStyle = '#ccc';
+      ctx.fillStyle = '#666';
+      ctx.font = `${10 * dpr}px sans-serif`;
+      // uPlot leaves the context centred for its axis labels.
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'alphabetic';
+      for (const band of tl.bands) {
+        const top = bbox.top + band.first * rowH;
+        ctx.beginPath();
+        ctx.moveTo(bbox.left, top);
+        ctx.lineTo(bbox.left + bbox.width, top);
+        ctx.stroke();
+        ctx.fillText(`process ${band.process}`, bbox.left + 4, top + 11 * dpr);
+      }
+      const min = u.scales.x.min;
+      const max = u.scales.x.max;
+      for (const [outcome, list] of byOutcome) {
+        ctx.fillStyle = COLOURS[page.outcomes[outcome]] ?? '#000';
+        for (const i of list) {
+          if (ops.complete[i] < min || ops.invoke[i] > max) continue;
+          const x0 = x(ops.invoke[i]);
+          ctx.fillRect(x0, y(i), Math.max(dpr, x(ops.complete[i]) - x0), barH);
+        }
+      }
+      ctx.lineWidth = 2 * dpr;
+      for (const i of witnesses) {
+        const x0 = x(ops.invoke[i]);
+        const w = Math.max(4 * dpr, x(ops.complete[i]) - x0);
+        const h = Math.max(4 * dpr, barH);
+        ctx.strokeStyle = ANOMALY;
+        ctx.strokeRect(x0 - dpr, y(i) - dpr, w + 2 * dpr, h + 2 * dpr);
+        // A tick above the plot: a one-pixel bar among thousands is still found.
+        ctx.fillStyle = ANOMALY;
+        ctx.beginPath();
+        ctx.moveTo(x0, bbox.top + 8 * dpr);
+        ctx.lineTo(x0 - 5 * dpr, bbox.top);
+        ctx.lineTo(x0 + 5 * dpr, bbox.top);
+        ctx.fill();
+      }
+      if (section.selected !== null) {
+        const i = section.selected;
+        const x0 = x(ops.invoke[i]);
+        ctx.strokeStyle = '#111';
+        ctx.lineWidth = 3 * dpr;
+        ctx.setLineDash([4 * dpr, 3 * dpr]);
+        ctx.strokeRect(x0 - 4 * dpr, y(i) - 4 * dpr, Math.max(4 * dpr, x(ops.complete[i]) - x0) + 8 * dpr, Math.max(4 * dpr, barH) + 8 * dpr);
+      }
+      ctx.restore();
+    };
+    const opts = {
+      width,
+      height,
+      legend: { show: false },
+      cursor: { y: false, points: { show: false }, drag: { x: true, y: false, setScale: true } },
+      scales: { x: { time: false }, y: { range: [0, rows] } },
+      axes: [{ label: 'ms since the first request' }, { show: false }],
+      series: [{}, { stroke: 'transparent' }],
+      hooks: { draw: [draw] },
+      plugins: [faultPlugin(section.data.faults)],
+    };
+    const xs = [0, Math.max(section.data.durationMs, 1e-3)];
+    const chart = addChart(section, 'timeline', box, opts, [xs, [null, null]], true);
+    chart.over.addEventListener('click', (event: MouseEvent) => {
+      const rect = chart.over.getBoundingClientRect();
+      const value = chart.posToVal(event.clientX - rect.left, 'x');
+      const lane = Math.floor(((event.clientY - rect.top) / rect.height) * rows);
+      const slack = (chart.scales.x.max - chart.scales.x.min) / 200;
+      let found = -1;
+      for (let i = 0; i < count; i++) {
+        if (ops.lane[i] === lane && ops.invoke[i] - slack <= value && value <= ops.complete[i] + slack) found = i;
+      }
+      if (found >= 0) select(section, found);
+    });
+    return chart;
+  }
+
+  function describe(tl: any, i: number): string {
+    if (tl.descriptions[i] !== undefined) return `witness: ${tl.descriptions[i]}`;
+    const ops = tl.ops;
+    const parts = [
+      `${page.outcomes[ops.outcome[i]]}`,
+      ops.status[i] !== null ? `status ${ops.status[i]}` : null,
+      ops.remaining[i] !== null ? `remaining ${ops.remaining[i]}` : null,
+      `process ${ops.process[i]}`,
+      `invoked ${ops.invoke[i].toFixed(3)} ms, completed ${ops.complete[i].toFixed(3)} ms (${(ops.complete[i] - ops.invoke[i]).toFixed(3)} ms)`,
+      `[${tl.files[ops.file[i]]}:${ops.line[i]}]`,
+    ];
+    return parts.filter((part) => part !== null).join('; ');
+  }
+
+  function select(section: any, i: number): void {
+    section.selected = i;
+    section.selectedBox.textContent = describe(section.data.timeline, i);
+    section.timeline.redraw(false);
+  }
+
+  /** Scrolls to the timeline, zooms onto operation `op` (a timeline column) and marks it. */
+  function zoomTo(s: number, op: number): void {
+    const section = sections[s];
+    const ops = section.data.timeline.ops;
+    const span = ops.complete[op] - ops.invoke[op];
+    const pad = Math.max(span * 0.5, section.data.durationMs * 0.002, 0.01);
+    section.timeline.setScale('x', { min: ops.invoke[op] - pad, max: ops.complete[op] + pad });
+    select(section, op);
+    report.selected = { section: s, op, text: section.selectedBox.textContent };
+    document.querySelectorAll('.witness-link.active').forEach((link) => link.classList.remove('active'));
+    document.querySelectorAll(`.witness-link[data-section="${s}"][data-op="${op}"]`).forEach((link) => link.classList.add('active'));
+    section.timeline.root.parentElement.scrollIntoView({ block: 'center' });
+  }
+}
