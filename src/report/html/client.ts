@@ -93,8 +93,8 @@ export function reportClient(): void {
       series: [
         { label: 'ms' },
         ...outcomes.flatMap((o) => [
-          { label: `${o} p50`, stroke: COLOURS[o], width: 1.5, spanGaps: false },
-          { label: `${o} p99`, stroke: COLOURS[o], width: 1, dash: [6, 4], spanGaps: false },
+          { label: `${o} p50`, stroke: COLOURS[o], width: 2, spanGaps: false },
+          { label: `${o} p99`, stroke: COLOURS[o], width: 1.5, dash: [6, 4], spanGaps: false },
         ]),
       ],
       plugins: [faultPlugin(data.faults)],
@@ -129,14 +129,15 @@ export function reportClient(): void {
       );
       const stockBox = el('div', { class: 'chart', id: `s${s}-stock` });
       root.append(stockBox);
-      const dots = (colour: string, size: number) => ({ stroke: colour, fill: colour, width: 0, paths: () => null, points: { show: true, size, stroke: colour, fill: colour } });
+      // Dots drawn by dotPlugin: one per answer, no line between them.
+      const dots = (colour: string) => ({ stroke: colour, fill: colour, paths: () => null, points: { show: false } });
       addChart(section, 'stock', stockBox, {
         width,
         height: 240,
         scales: { x: { time: false } },
         axes: [{ label: 'ms since the first request' }, { label: 'remaining stock', size: 60 }],
-        series: [{ label: 'ms' }, { label: 'answer: remaining', ...dots('#2e9d4a', 4) }, { label: 'ledger: stock_after', ...dots('#3b78c4', 3) }],
-        plugins: [faultPlugin(data.faults), markPlugin(stock.witnesses)],
+        series: [{ label: 'ms' }, { label: 'answer: remaining', ...dots('#2e9d4a') }, { label: 'ledger: stock_after', ...dots('#3b78c4') }],
+        plugins: [faultPlugin(data.faults), dotPlugin([5, 3]), markPlugin(stock.witnesses)],
       }, [stock.t, stock.reported, stock.ledger], true);
     }
     if (data.faults.length > 0) {
@@ -238,6 +239,35 @@ export function reportClient(): void {
               ctx.font = `${11 * devicePixelRatio}px sans-serif`;
               ctx.textAlign = 'left';
               ctx.fillText(`fault: ${fault.name}`, x0 + 3, bbox.top + 12 * devicePixelRatio);
+            }
+            ctx.restore();
+          },
+        ],
+      },
+    };
+  }
+
+  /** Each series drawn as dots of its colour (sizes in CSS px, per series): a scatter, as uPlot leaves to plugins. */
+  function dotPlugin(sizes: number[]): any {
+    return {
+      hooks: {
+        draw: [
+          (u: any) => {
+            const { ctx, bbox } = u;
+            ctx.save();
+            ctx.beginPath();
+            ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
+            ctx.clip();
+            for (const [k, size] of sizes.entries()) {
+              const series = u.series[k + 1];
+              if (!series.show) continue;
+              const ys = u.data[k + 1];
+              const d = size * devicePixelRatio;
+              ctx.fillStyle = series._fill ?? series.fill;
+              for (let i = 0; i < ys.length; i++) {
+                if (ys[i] == null) continue;
+                ctx.fillRect(u.valToPos(u.data[0][i], 'x', true) - d / 2, u.valToPos(ys[i], 'y', true) - d / 2, d, d);
+              }
             }
             ctx.restore();
           },
@@ -400,7 +430,8 @@ export function reportClient(): void {
     const pad = Math.max(span * 0.5, section.data.durationMs * 0.002, 0.01);
     section.timeline.setScale('x', { min: ops.invoke[op] - pad, max: ops.complete[op] + pad });
     select(section, op);
-    report.selected = { section: s, op, text: section.selectedBox.textContent };
+    const { min, max } = section.timeline.scales.x;
+    report.selected = { section: s, op, text: section.selectedBox.textContent, invoke: ops.invoke[op], complete: ops.complete[op], min, max, durationMs: section.data.durationMs };
     document.querySelectorAll('.witness-link.active').forEach((link) => link.classList.remove('active'));
     document.querySelectorAll(`.witness-link[data-section="${s}"][data-op="${op}"]`).forEach((link) => link.classList.add('active'));
     section.timeline.root.parentElement.scrollIntoView({ block: 'center' });
