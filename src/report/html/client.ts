@@ -23,7 +23,8 @@ export function reportClient(): void {
     all: '#222222',
   };
   const ANOMALY = '#e0003c';
-  const report: any = { ready: false, renderMs: null, charts: [], selected: null, zoomTo };
+  // timelineX: the time range the timeline shows now (uPlot applies a new scale at its next commit, not at once).
+  const report: any = { ready: false, renderMs: null, charts: [], selected: null, zoomTo, timelineX: (s: number) => ({ min: sections[s].timeline.scales.x.min, max: sections[s].timeline.scales.x.max }) };
   (window as any).flashsaleReport = report;
   const sections: any[] = [];
 
@@ -218,86 +219,64 @@ export function reportClient(): void {
     section.syncing = false;
   }
 
+  /** A plugin that draws on the plot area after uPlot, clipped to it. */
+  function drawPlugin(draw: (u: any, ctx: CanvasRenderingContext2D, bbox: any) => void): any {
+    const hook = (u: any) => {
+      const { ctx, bbox } = u;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
+      ctx.clip();
+      draw(u, ctx, bbox);
+      ctx.restore();
+    };
+    return { hooks: { draw: [hook] } };
+  }
+
   /** Fault records as shaded spans across the plot, named at the top. */
   function faultPlugin(faults: any[]): any {
-    return {
-      hooks: {
-        draw: [
-          (u: any) => {
-            if (faults.length === 0) return;
-            const { ctx, bbox } = u;
-            ctx.save();
-            ctx.beginPath();
-            ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
-            ctx.clip();
-            for (const fault of faults) {
-              const x0 = u.valToPos(fault.startMs, 'x', true);
-              const x1 = Math.max(u.valToPos(fault.endMs, 'x', true), x0 + 2 * devicePixelRatio);
-              ctx.fillStyle = 'rgba(230, 126, 34, 0.18)';
-              ctx.fillRect(x0, bbox.top, x1 - x0, bbox.height);
-              ctx.fillStyle = '#b35900';
-              ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-              ctx.textAlign = 'left';
-              ctx.fillText(`fault: ${fault.name}`, x0 + 3, bbox.top + 12 * devicePixelRatio);
-            }
-            ctx.restore();
-          },
-        ],
-      },
-    };
+    return drawPlugin((u, ctx, bbox) => {
+      for (const fault of faults) {
+        const x0 = u.valToPos(fault.startMs, 'x', true);
+        const x1 = Math.max(u.valToPos(fault.endMs, 'x', true), x0 + 2 * devicePixelRatio);
+        ctx.fillStyle = 'rgba(230, 126, 34, 0.18)';
+        ctx.fillRect(x0, bbox.top, x1 - x0, bbox.height);
+        ctx.fillStyle = '#b35900';
+        ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+        ctx.textAlign = 'left';
+        ctx.fillText(`fault: ${fault.name}`, x0 + 3, bbox.top + 12 * devicePixelRatio);
+      }
+    });
   }
 
   /** Each series drawn as dots of its colour (sizes in CSS px, per series): a scatter, as uPlot leaves to plugins. */
   function dotPlugin(sizes: number[]): any {
-    return {
-      hooks: {
-        draw: [
-          (u: any) => {
-            const { ctx, bbox } = u;
-            ctx.save();
-            ctx.beginPath();
-            ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
-            ctx.clip();
-            for (const [k, size] of sizes.entries()) {
-              const series = u.series[k + 1];
-              if (!series.show) continue;
-              const ys = u.data[k + 1];
-              const d = size * devicePixelRatio;
-              ctx.fillStyle = series._fill ?? series.fill;
-              for (let i = 0; i < ys.length; i++) {
-                if (ys[i] == null) continue;
-                ctx.fillRect(u.valToPos(u.data[0][i], 'x', true) - d / 2, u.valToPos(ys[i], 'y', true) - d / 2, d, d);
-              }
-            }
-            ctx.restore();
-          },
-        ],
-      },
-    };
+    return drawPlugin((u, ctx) => {
+      for (const [k, size] of sizes.entries()) {
+        const series = u.series[k + 1];
+        if (!series.show) continue;
+        const ys = u.data[k + 1];
+        const d = size * devicePixelRatio;
+        ctx.fillStyle = series._fill ?? series.fill;
+        for (let i = 0; i < ys.length; i++) {
+          if (ys[i] == null) continue;
+          ctx.fillRect(u.valToPos(u.data[0][i], 'x', true) - d / 2, u.valToPos(ys[i], 'y', true) - d / 2, d, d);
+        }
+      }
+    });
   }
 
   /** Red circles around the given points of series 1 (the stock chart's witness answers). */
   function markPlugin(indices: number[]): any {
-    return {
-      hooks: {
-        draw: [
-          (u: any) => {
-            const { ctx } = u;
-            ctx.save();
-            ctx.strokeStyle = ANOMALY;
-            ctx.lineWidth = 2 * devicePixelRatio;
-            for (const i of indices) {
-              const x = u.valToPos(u.data[0][i], 'x', true);
-              const y = u.valToPos(u.data[1][i], 'y', true);
-              ctx.beginPath();
-              ctx.arc(x, y, 7 * devicePixelRatio, 0, 2 * Math.PI);
-              ctx.stroke();
-            }
-            ctx.restore();
-          },
-        ],
-      },
-    };
+    return drawPlugin((u, ctx) => {
+      ctx.strokeStyle = ANOMALY;
+      ctx.lineWidth = 2 * devicePixelRatio;
+      for (const i of indices) {
+        ctx.beginPath();
+        ctx.arc(u.valToPos(u.data[0][i], 'x', true), u.valToPos(u.data[1][i], 'y', true), 7 * devicePixelRatio, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+    });
   }
 
   function timelineChart(section: any, box: HTMLElement, width: number): any {
@@ -316,16 +295,11 @@ export function reportClient(): void {
       byOutcome.set(ops.outcome[i], list);
     }
     const dpr = devicePixelRatio;
-    const draw = (u: any) => {
-      const { ctx, bbox } = u;
+    const draw = (u: any, ctx: CanvasRenderingContext2D, bbox: any) => {
       const rowH = bbox.height / rows;
       const barH = Math.max(1, rowH * 0.8);
       const y = (i: number) => bbox.top + ops.lane[i] * rowH;
       const x = (v: number) => u.valToPos(v, 'x', true);
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
-      ctx.clip();
       ctx.strokeStyle = '#ccc';
       ctx.fillStyle = '#666';
       ctx.font = `${10 * dpr}px sans-serif`;
@@ -373,7 +347,6 @@ export function reportClient(): void {
         ctx.setLineDash([4 * dpr, 3 * dpr]);
         ctx.strokeRect(x0 - 4 * dpr, y(i) - 4 * dpr, Math.max(4 * dpr, x(ops.complete[i]) - x0) + 8 * dpr, Math.max(4 * dpr, barH) + 8 * dpr);
       }
-      ctx.restore();
     };
     const opts = {
       width,
@@ -383,8 +356,7 @@ export function reportClient(): void {
       scales: { x: { time: false }, y: { range: [0, rows] } },
       axes: [{ label: 'ms since the first request' }, { show: false }],
       series: [{}, { stroke: 'transparent' }],
-      hooks: { draw: [draw] },
-      plugins: [faultPlugin(section.data.faults)],
+      plugins: [drawPlugin(draw), faultPlugin(section.data.faults)],
     };
     const xs = [0, Math.max(section.data.durationMs, 1e-3)];
     const chart = addChart(section, 'timeline', box, opts, [xs, [null, null]], true);
@@ -430,8 +402,7 @@ export function reportClient(): void {
     const pad = Math.max(span * 0.5, section.data.durationMs * 0.002, 0.01);
     section.timeline.setScale('x', { min: ops.invoke[op] - pad, max: ops.complete[op] + pad });
     select(section, op);
-    const { min, max } = section.timeline.scales.x;
-    report.selected = { section: s, op, text: section.selectedBox.textContent, invoke: ops.invoke[op], complete: ops.complete[op], min, max, durationMs: section.data.durationMs };
+    report.selected = { section: s, op, text: section.selectedBox.textContent, invoke: ops.invoke[op], complete: ops.complete[op], durationMs: section.data.durationMs };
     document.querySelectorAll('.witness-link.active').forEach((link) => link.classList.remove('active'));
     document.querySelectorAll(`.witness-link[data-section="${s}"][data-op="${op}"]`).forEach((link) => link.classList.add('active'));
     section.timeline.root.parentElement.scrollIntoView({ block: 'center' });
