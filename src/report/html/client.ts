@@ -71,75 +71,86 @@ export function reportClient(): void {
 
     const over = data.overTime;
     const outcomes = Object.keys(over.throughput);
-    root.append(el('h3', {}, 'Throughput over time, per outcome'));
-    const throughputBox = el('div', { class: 'chart', id: `s${s}-throughput` });
-    root.append(throughputBox);
-    addChart(section, 'throughput', throughputBox, {
+    /** A heading (and a note) over an empty chart box. */
+    const chartBox = (name: string, heading: string, note?: string) => {
+      root.append(el('h3', {}, heading));
+      if (note) root.append(el('p', { class: 'note' }, note));
+      const box = el('div', { class: 'chart', id: `s${s}-${name}` });
+      root.append(box);
+      return box;
+    };
+    /** Options of a chart over the run's time axis, the faults shaded. */
+    const overTime = (height: number, y: any, yLabel: string, series: any[], plugins: any[] = []) => ({
       width,
-      height: 220,
-      scales: { x: { time: false }, y: { range: (_u: any, _min: number, max: number) => [0, Math.max(1, max) * 1.05] } },
-      axes: [{ label: 'ms since the first request' }, { label: 'answers / s', size: 80 }],
-      series: [{ label: 'ms' }, ...outcomes.map((o) => ({ label: o, stroke: COLOURS[o], width: 1.5, paths: uPlot.paths.stepped({ align: 1 }) }))],
-      plugins: [faultPlugin(data.faults)],
-    }, [over.t, ...outcomes.map((o) => over.throughput[o])], true);
+      height,
+      scales: { x: { time: false }, y },
+      axes: [{ label: 'ms since the first request' }, { label: yLabel, size: 80 }],
+      series: [{ label: 'ms' }, ...series],
+      plugins: [faultPlugin(data.faults), ...plugins],
+    });
 
-    root.append(el('h3', {}, 'Latency over time, per outcome (p50 solid, p99 dashed)'));
-    const latencyBox = el('div', { class: 'chart', id: `s${s}-latency` });
-    root.append(latencyBox);
-    addChart(section, 'latency', latencyBox, {
-      width,
-      height: 220,
-      scales: { x: { time: false }, y: { distr: 3 } },
-      axes: [{ label: 'ms since the first request' }, { label: 'latency, ms', size: 60 }],
-      series: [
-        { label: 'ms' },
-        ...outcomes.flatMap((o) => [
-          { label: `${o} p50`, stroke: COLOURS[o], width: 2, spanGaps: false },
-          { label: `${o} p99`, stroke: COLOURS[o], width: 1.5, dash: [6, 4], spanGaps: false },
-        ]),
-      ],
-      plugins: [faultPlugin(data.faults)],
-    }, [over.t, ...outcomes.flatMap((o) => [over.latency[o].p50, over.latency[o].p99])], true);
+    addChart(
+      section,
+      'throughput',
+      chartBox('throughput', 'Throughput over time, per outcome'),
+      overTime(
+        220,
+        { range: (_u: any, _min: number, max: number) => [0, Math.max(1, max) * 1.05] },
+        'answers / s',
+        outcomes.map((o) => ({ label: o, stroke: COLOURS[o], width: 1.5, paths: uPlot.paths.stepped({ align: 1 }) })),
+      ),
+      [over.t, ...outcomes.map((o) => over.throughput[o])],
+      true,
+    );
+
+    const latencySeries = outcomes.flatMap((o) => [
+      { label: `${o} p50`, stroke: COLOURS[o], width: 2, spanGaps: false },
+      { label: `${o} p99`, stroke: COLOURS[o], width: 1.5, dash: [6, 4], spanGaps: false },
+    ]);
+    addChart(
+      section,
+      'latency',
+      chartBox('latency', 'Latency over time, per outcome (p50 solid, p99 dashed)'),
+      overTime(220, { distr: 3 }, 'latency, ms', latencySeries),
+      [over.t, ...outcomes.flatMap((o) => [over.latency[o].p50, over.latency[o].p99])],
+      true,
+    );
 
     const curve = data.percentiles;
     const curveNames = Object.keys(curve.series);
-    root.append(el('h3', {}, 'Latency percentile curve (HdrHistogram)'));
-    const curveBox = el('div', { class: 'chart', id: `s${s}-percentiles` });
-    root.append(curveBox);
-    addChart(section, 'percentiles', curveBox, {
+    const percent = (v: number) => `${+(100 - 100 / v).toPrecision(6)}%`;
+    const decades = (max: number) => Array.from({ length: Math.floor(Math.log10(Math.max(1, max))) + 1 }, (_, k) => 10 ** k);
+    addChart(section, 'percentiles', chartBox('percentiles', 'Latency percentile curve (HdrHistogram)'), {
       width,
       height: 260,
       scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
       axes: [
-        { label: 'percentile', values: (_u: any, splits: number[]) => splits.map((v) => `${+(100 - 100 / v).toPrecision(6)}%`) },
-        { label: 'latency, ms', size: 60 },
+        // Ticks at 0, 90, 99, 99.9 %…: a log scale's own splits (2, 3 … 9 between) would crowd the axis.
+        { label: 'percentile', splits: (u: any) => decades(u.scales.x.max), values: (_u: any, splits: number[]) => splits.map(percent) },
+        { label: 'latency, ms', size: 80 },
       ],
       series: [
-        { label: 'percentile', value: (_u: any, v: number) => (v == null ? '' : `${+(100 - 100 / v).toPrecision(6)}%`) },
+        { label: 'percentile', value: (_u: any, v: number) => (v == null ? '' : percent(v)) },
         ...curveNames.map((name) => ({ label: `${name} (${curve.counts[name]})`, stroke: COLOURS[name] ?? '#222', width: name === 'all' ? 2.5 : 1.5 })),
       ],
     }, [curve.percentiles.map((p: number) => 1 / (1 - p / 100)), ...curveNames.map((name) => curve.series[name])], false);
 
     const stock = data.stock;
-    root.append(el('h3', {}, "Remaining stock: what the answers said, against the ledger's stock_after"));
+    const stockHeading = "Remaining stock: what the answers said, against the ledger's stock_after";
     if (stock.total === 0) {
-      root.append(el('p', { class: 'note' }, 'no ok answer reported a remaining stock'));
+      root.append(el('h3', {}, stockHeading), el('p', { class: 'note' }, 'no ok answer reported a remaining stock'));
     } else {
-      root.append(
-        el('p', { class: 'note' }, `${stock.shown === stock.total ? `all ${stock.total}` : `${stock.shown} of ${stock.total}`} ok answers, at their completion; ${stock.joined ? `each beside its ledger row's stock_after (joined on ${stock.joined}): a ledger dot apart from its answer is a D4 mismatch` : 'no ledger with stock_after was read'}. Witness answers are circled red.`),
-      );
-      const stockBox = el('div', { class: 'chart', id: `s${s}-stock` });
-      root.append(stockBox);
+      const note = `${stock.shown === stock.total ? `all ${stock.total}` : `${stock.shown} of ${stock.total}`} ok answers, at their completion; ${stock.joined ? `each beside its ledger row's stock_after (joined on ${stock.joined}): a ledger dot apart from its answer is a D4 mismatch` : 'no ledger with stock_after was read'}. Witness answers are circled red.`;
       // Dots drawn by dotPlugin: one per answer, no line between them.
       const dots = (colour: string) => ({ stroke: colour, fill: colour, paths: () => null, points: { show: false } });
-      addChart(section, 'stock', stockBox, {
-        width,
-        height: 240,
-        scales: { x: { time: false } },
-        axes: [{ label: 'ms since the first request' }, { label: 'remaining stock', size: 60 }],
-        series: [{ label: 'ms' }, { label: 'answer: remaining', ...dots('#2e9d4a') }, { label: 'ledger: stock_after', ...dots('#3b78c4') }],
-        plugins: [faultPlugin(data.faults), dotPlugin([5, 3]), markPlugin(stock.witnesses)],
-      }, [stock.t, stock.reported, stock.ledger], true);
+      addChart(
+        section,
+        'stock',
+        chartBox('stock', stockHeading, note),
+        overTime(240, {}, 'remaining stock', [{ label: 'answer: remaining', ...dots('#2e9d4a') }, { label: 'ledger: stock_after', ...dots('#3b78c4') }], [dotPlugin([5, 3]), markPlugin(stock.witnesses)]),
+        [stock.t, stock.reported, stock.ledger],
+        true,
+      );
     }
     if (data.faults.length > 0) {
       root.append(el('h3', {}, 'Faults'));

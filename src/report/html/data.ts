@@ -373,12 +373,14 @@ export function percentileCurve(ops: readonly Operation[]): PercentileCurve {
     if (!histogram) histograms.set(op.outcome, (histogram = newHistogram()));
     histogram.recordValue(us);
   }
-  const curve: PercentileCurve = { percentiles: LADDER, series: {}, counts: {} };
+  // The ladder stops where the answers do: a percentile finer than one answer in twice the count says nothing more.
+  const all = histograms.get('all')!.totalCount;
+  const ladder = LADDER.filter((p) => 1 / (1 - p / 100) <= Math.max(1, all) * 2);
+  const curve: PercentileCurve = { percentiles: ladder, series: {}, counts: {} };
   for (const [name, histogram] of histograms) {
     const count = histogram.totalCount;
     curve.counts[name] = count;
-    // A percentile finer than one answer in the count says nothing more than the maximum.
-    curve.series[name] = LADDER.map((p) => (count > 0 && 1 / (1 - p / 100) <= count * 2 ? histogram.getValueAtPercentile(p) / 1000 : null));
+    curve.series[name] = ladder.map((p) => (count > 0 && 1 / (1 - p / 100) <= count * 2 ? histogram.getValueAtPercentile(p) / 1000 : null));
     histogram.destroy();
   }
   return curve;
