@@ -4,6 +4,8 @@ import { FAULT_DESCRIPTIONS, FAULT_NAMES, parseFaultNames, type FaultName } from
 import { ConfigError } from '../errors.js';
 import { proveFlow } from '../prove/flow-prove.js';
 import { prove } from '../prove/prove.js';
+import { reportData, type ReportData } from '../report/html/data.js';
+import { writeHtmlReport } from '../report/html/report.js';
 import { proveJson, renderProve } from '../report/prove-table.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
@@ -20,6 +22,7 @@ interface ProveFlags {
   onlyFaults?: boolean;
   flow?: 'reserve';
   json?: boolean;
+  html?: string;
 }
 
 /** Turns a parser's one-line error into commander's, which names the flag. */
@@ -58,12 +61,15 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
       new Option('--flow <name>', 'prove the reservation flow instead of one-step purchases: holds with a 1 s TTL, confirmed, cancelled or abandoned (checks R1–R7)').choices(['reserve']),
     )
     .option('--json', 'print the whole proof, witnesses included, as JSON on stdout')
+    .option('--html <file>', 'also write a self-contained HTML report: a section per scenario (failing ones first) with its checks, timeline and charts')
     .addHelpText('after', `\nFaults (--faults), injected in the order named, while stock remains:\n${FAULT_NAMES.map((name) => `  ${name.padEnd(7)}${FAULT_DESCRIPTIONS[name]}`).join('\n')}\n`)
     .action(async (flags: ProveFlags) => {
       if (flags.flow && (flags.faults || flags.onlyFaults || flags.buyers !== undefined)) {
         throw new ConfigError(`--flow ${flags.flow} has its own scenarios: it takes no ${flags.buyers !== undefined ? '--buyers' : '--faults or --only-faults'}`);
       }
       const run = flags.flow ? proveFlow : prove;
+      // Each scenario is reduced to what its section draws as it ends: the operations are not kept.
+      const sections: ReportData[] = [];
       const report = await run(
         {
           databases: flags.db === 'all' ? serverDatabasesFromEnvironment() : flags.db ? [flags.db] : [],
@@ -76,6 +82,13 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
           timeoutMs: flags.timeout,
           faults: flags.faults,
           onlyFaults: flags.onlyFaults,
+          onAudit: flags.html
+            ? (result, audited) => {
+                const anomalies = result.anomalies.filter((anomaly) => !result.verdict.checks.some((check) => anomaly === `${check.id} ${check.name}`));
+                const title = `${result.database} / ${result.scenario}${anomalies.length ? ` (prove: ${anomalies.join('; ')})` : ''}`;
+                sections.push({ ...reportData({ title, ...audited }), status: result.status });
+              }
+            : undefined,
         },
         {
           onResult: (result) => {
@@ -84,6 +97,7 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
           },
         },
       );
+      if (flags.html) await writeHtmlReport(flags.html, `flashsale prove --strategy ${flags.strategy}: ${report.status}`, sections);
       process.stdout.write(flags.json ? proveJson(report) : renderProve(report));
       finish({ exitCode: report.status === 'PASS' ? 0 : 1 });
     });

@@ -2,11 +2,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { LedgerMember } from '../../adapters/reader.js';
 import { writeFile } from 'node:fs/promises';
 import { ConfigError, EXIT_ANOMALY, EXIT_INCONCLUSIVE } from '../errors.js';
+import { reportData } from '../report/html/data.js';
+import { writeHtmlReport } from '../report/html/report.js';
 import { verdictJunit } from '../report/junit.js';
 import { renderVerdict, verdictJson } from '../report/verdict-table.js';
 import type { JoinChoice } from '../verify/db-audit.js';
 import type { StoreOptions } from '../verify/final-state.js';
-import { verify } from '../verify/verify.js';
+import { audit, verify, type VerifyOptions } from '../verify/verify.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
 
@@ -16,6 +18,7 @@ interface VerifyFlags extends StoreFlags {
   maxErrors: number;
   json?: boolean;
   junit?: string;
+  html?: string;
   strict?: boolean;
   historyOnly?: boolean;
   join: JoinChoice;
@@ -42,12 +45,13 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
     .option('--max-errors <n>', 'unknown outcomes (timeouts, 5xx, resets) tolerated by E1', wholeNumber(0), 0)
     .option('--json', 'print the whole verdict as JSON on stdout')
     .option('--junit <file>', 'also write the verdict as JUnit XML, one test case per check')
+    .option('--html <file>', 'also write a self-contained HTML report: the checks with their witnesses, a timeline of the operations, throughput, latency, stock and faults over time')
     .option('--history-only', 'decide on the history alone: checks that need the database are not run, and that is not inconclusive (exit 0 when the rest pass)')
     .option('--join <key>', `what ledger rows are matched to answers on: ${JOINS.join(', ')} (auto: request id if the ledger has it, else buyer id when unique, else purchase id)`, joinChoice, 'auto')
     .option('--reservation-ttl <duration>', "flow histories: the server's hold time (500ms, 1s, 5m) for reserves whose answer stated no ttl_seconds; without it R2 and R3 cannot tell when such holds ended", duration(1))
     .option('--strict', 'an INCONCLUSIVE verdict exits 1 instead of 3 (for pipelines that know only pass and fail)')
     .action(async (flags: VerifyFlags) => {
-      const verdict = await verify({
+      const options: VerifyOptions = {
         histories: flags.history,
         ...storeOptions(flags),
         initialStock: flags.initialStock,
@@ -55,7 +59,14 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
         historyOnly: flags.historyOnly,
         join: flags.join,
         reservationTtlMs: flags.reservationTtl,
-      });
+      };
+      // Only a report keeps the operations past the verdict.
+      const audited = flags.html ? await audit(options) : undefined;
+      const verdict = audited?.verdict ?? (await verify(options));
+      if (flags.html && audited) {
+        const title = `flashsale verify: ${flags.history.join(', ')}`;
+        await writeHtmlReport(flags.html, title, [reportData({ title, ...audited })]);
+      }
       if (flags.junit) {
         try {
           await writeFile(flags.junit, verdictJunit(verdict));

@@ -9,7 +9,7 @@ import { startServer, type RunningServer } from '../../reference-server/launcher
 import { runAttack } from '../attack/coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Verdict } from '../verify/verdict.js';
-import { verify } from '../verify/verify.js';
+import { audit, type Audit } from '../verify/verify.js';
 import { isolateServerConnections, planFaults, type FaultName, type FaultReport, type ServerConnections } from './faults/index.js';
 import { scenarios, type Scenario } from './scenarios.js';
 
@@ -38,6 +38,8 @@ export interface ProveOptions {
   faults?: FaultName[] | undefined;
   /** Run only the faults scenario (`--only-faults`), e.g. in a CI job of its own. */
   onlyFaults?: boolean | undefined;
+  /** Sees each scenario's audit (operations and final state beside the verdict) as it is made, for `--html`. */
+  onAudit?: ((result: ScenarioResult, audited: Audit) => void) | undefined;
 }
 
 /** One scenario on one database: what was sold and what verify said. */
@@ -208,7 +210,8 @@ async function attackAndVerify(
   });
   const attackS = (performance.now() - attackStarted) / 1000;
   const verifyStarted = performance.now();
-  const verdict = await verify({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors });
+  const audited = await audit({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors });
+  const { verdict } = audited;
   const verifyS = (performance.now() - verifyStarted) / 1000;
   const sold = summary.outcomes.bought;
   const errors = summary.types.info;
@@ -224,7 +227,7 @@ async function attackAndVerify(
     // Each unknown outcome may or may not have sold; together they must account for the stock.
     if (sold + errors < scenario.expectedSold) anomalies.push(`expected the stock to sell out despite the faults: ${sold} sold and ${errors} unknown of ${scenario.expectedSold}`);
   }
-  return {
+  const result: ScenarioResult = {
     ...names,
     scenario: scenario.name,
     buyers: scenario.buyers,
@@ -242,4 +245,6 @@ async function attackAndVerify(
     history,
     verdict,
   };
+  options.onAudit?.(result, audited);
+  return result;
 }

@@ -49,6 +49,8 @@ export interface LoadedHistory {
   realtime: { exact: true } | { exact: false; reason: string };
   /** Per file: how it ended, its faults, what it lacks. */
   files: HistoryFile[];
+  /** The hrtime (ns) operation times are relative to, so reports can place fault records on the same axis. */
+  base: bigint | undefined;
 }
 
 /** How histories are read. */
@@ -129,7 +131,7 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   const flow = metas[0]!.flow;
   if (flow) countUnrecordedFlows(files, steps);
   else addUnrecorded(files, ops, base);
-  return { metas, ops, steps, flow, realtime: clockOf(metas), files };
+  return { metas, ops, steps, flow, realtime: clockOf(metas), files, base };
 }
 
 /**

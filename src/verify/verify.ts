@@ -26,6 +26,19 @@ export interface VerifyOptions extends StoreOptions {
 
 /** Reads the history and the database, runs every check, returns the verdict. */
 export async function verify(options: VerifyOptions): Promise<Verdict> {
+  return (await audit(options)).verdict;
+}
+
+/** A verdict with what it was reached on, for reports that draw the run (`--html`). */
+export interface Audit {
+  verdict: Verdict;
+  history: LoadedHistory;
+  /** The database at the end, when one was read. */
+  state: FinalState | undefined;
+}
+
+/** verify, keeping the operations and the final state (already in memory: returning them costs nothing). */
+export async function audit(options: VerifyOptions): Promise<Audit> {
   const plan = planFinalState(options);
   if (options.historyOnly && plan) {
     throw new ConfigError('--history-only and a store to audit (--db, --stock-db, --final-stock…) contradict each other: give the store, or decide on the history alone');
@@ -53,7 +66,7 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
       void reading?.catch(() => undefined);
       evidence = await readReservations(plan);
     }
-    return judgeFlow(history.steps, {
+    const verdict = judgeFlow(history.steps, {
       initialStock: options.initialStock ?? ('rows' in evidence ? evidence.rows.initialStock : undefined),
       reservations: evidence,
       realtime: history.realtime,
@@ -62,10 +75,12 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
       ttlMs: options.reservationTtlMs,
       files: history.files,
     });
+    // The report draws operations and a purchase ledger; a flow has neither, so its report shows the checks.
+    return { verdict, history, state: undefined };
   }
   const read = (await readDatabase()) as ReadState | undefined;
   const initialStock = options.initialStock ?? read?.initialStock;
-  return judge(history.ops, {
+  const verdict = judge(history.ops, {
     initialStock,
     state: read?.state,
     realtime: history.realtime,
@@ -74,6 +89,7 @@ export async function verify(options: VerifyOptions): Promise<Verdict> {
     join: options.join,
     files: history.files,
   });
+  return { verdict, history, state: read?.state };
 }
 
 /**
