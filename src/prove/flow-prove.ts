@@ -16,7 +16,7 @@ import { startServer } from '../../reference-server/launcher.js';
 import { runAttack } from '../attack/coordinator.js';
 import type { AttackSummary } from '../attack/summary.js';
 import { ConfigError } from '../errors.js';
-import { verify } from '../verify/verify.js';
+import { audit } from '../verify/verify.js';
 import { flowScenarios, type FlowScenario } from './flow-scenarios.js';
 import { PROVE_SKU_PREFIX, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
 
@@ -102,7 +102,8 @@ async function runFlowScenario(
   }
   const attackS = (performance.now() - attackStarted) / 1000;
   const verifyStarted = performance.now();
-  const verdict = await verify({ histories: [history], db: target.url, sku, maxErrors: 0 });
+  const audited = await audit({ histories: [history], db: target.url, sku, maxErrors: 0 });
+  const { verdict } = audited;
   const verifyS = (performance.now() - verifyStarted) / 1000;
   const steps = summary.flow!.steps;
   const confirmed = steps.confirm.outcomes.confirmed;
@@ -111,7 +112,7 @@ async function runFlowScenario(
     anomalies.push(`expected ${scenario.expectedConfirmed} confirmed, got ${confirmed}`);
   }
   if (scenario.mustExpire) anomalies.push(...expiryUnseen(await readReservationSnapshot(target.url, sku), steps.confirm.outcomes.expired, options.stock));
-  return {
+  const result: ScenarioResult = {
     database: target.name ?? maskPassword(target.url),
     databaseUrl: server.databaseLabel,
     sku,
@@ -131,6 +132,8 @@ async function runFlowScenario(
     history,
     verdict,
   };
+  options.onAudit?.(result, audited);
+  return result;
 }
 
 /**
