@@ -180,11 +180,14 @@ export class FlowBuyer {
     const reserve = await this.step('reserve', values, flowId, null, 'text' in first ? first.text : '');
     if (reserve.outcome !== 'reserved') return;
     const { next, thinkMs } = flowDecision(this.flow, this.plan.seed, index);
+    // A buyer who abandons thinks first too, as one who pays does: it holds
+    // its place among the flows in flight, so abandoned carts pile up at the
+    // pace of real ones rather than all at once.
+    await this.think(reserve.tCmp + BigInt(Math.round(thinkMs * 1e6)));
     if (next === 'abandon') {
       this.abandoned += 1;
       return;
     }
-    await this.think(reserve.tCmp + BigInt(Math.round(thinkMs * 1e6)));
     const nextValues: TemplateValues = { ...values, request_id: `${flowId}.${next}` };
     const body = this.bodies[next](nextValues, reserve.answer);
     if (this.stopping || 'missing' in body) {
