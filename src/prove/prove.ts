@@ -1,11 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAdapter } from '../../adapters/open.js';
 import { isStrategyName, loadStrategy, type StrategyName } from '../../adapters/strategies/index.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
 import { maskPassword, parseDatabaseUrl } from '../../adapters/url.js';
 import { startServer, type RunningServer } from '../../reference-server/launcher.js';
+import { BuyerPool } from '../attack/buyer-pool.js';
 import { runAttack } from '../attack/coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Verdict } from '../verify/verdict.js';
@@ -19,6 +20,7 @@ import { scenarios, type Scenario } from './scenarios.js';
  * stays in the database for verify to be rerun by hand.
  */
 export const PROVE_SKU_PREFIX = 'flashsale-prove-';
+const PROVE_ITEM_NAME = 'flashsale prove';
 
 export interface ProveOptions {
   /** Database URLs to prove on. */
@@ -88,9 +90,10 @@ export interface ProveHooks {
 }
 
 /**
- * For each database: start the reference server (loopback, free port), and
- * for each scenario reset the item, attack it, verify the run. Servers run
- * in their own processes so the attack's clock and event loop are not shared.
+ * For each database: prepare every scenario's item, start the reference
+ * server (loopback, free port), and for each scenario attack its item and
+ * verify the run. Servers run in their own processes so the attack's clock
+ * and event loop are not shared.
  */
 export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Promise<ProveReport> {
   for (const url of options.databases) parseDatabaseUrl(url);
@@ -105,84 +108,116 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
     ...options.databases.map((url) => ({ url })),
   ];
   if (targets.length === 0) throw new ConfigError('no database to prove on');
+  // One set of buyer processes for every attack, booting while the first server does.
+  const pool = new BuyerPool(options.processes ?? availableParallelism());
   const results: ScenarioResult[] = [];
-  for (const target of targets) {
-    for (const [index, scenario] of scenarios(options).entries()) {
-      // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
-      if (options.onlyFaults && !scenario.faults) continue;
-      const history = join(workDir, `${parseDatabaseUrl(target.url).dialect}-${index + 1}.jsonl`);
-      const result = await runScenario(target, `${PROVE_SKU_PREFIX}${index + 1}`, scenario, history, options);
-      results.push(result);
-      hooks.onResult?.(result);
+  try {
+    for (const target of targets) {
+      for (const result of await proveOn(target, workDir, options, pool)) {
+        results.push(result);
+        hooks.onResult?.(result);
+      }
     }
+  } finally {
+    await pool.close();
   }
   const status = results.every((result) => result.status === 'PASS') ? 'PASS' : 'FAIL';
   if (status === 'PASS') await rm(workDir, { recursive: true, force: true });
   return { status, strategy: options.strategy, results, workDir };
 }
 
-async function runScenario(
-  target: { url: string; name?: string },
-  sku: string,
-  scenario: Scenario,
-  history: string,
-  options: ProveOptions,
-): Promise<ScenarioResult> {
+/** One scenario of one database, with its item and history. */
+interface ScenarioRun {
+  scenario: Scenario;
+  sku: string;
+  history: string;
+}
+
+/**
+ * Every scenario on one database. Scenarios of one shape (server processes,
+ * no faults) share one server: each sells its own item, named in the
+ * purchase body, so one run cannot touch another's stock, and the server is
+ * started (and warmed up) once instead of once per scenario. The faults
+ * scenario gets a server of its own, since it kills and pauses it.
+ */
+async function proveOn(target: { url: string; name?: string }, workDir: string, options: ProveOptions, pool: BuyerPool): Promise<ScenarioResult[]> {
+  const dialect = parseDatabaseUrl(target.url).dialect;
+  // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
+  const runs: ScenarioRun[] = scenarios(options)
+    .map((scenario, index) => ({ scenario, sku: `${PROVE_SKU_PREFIX}${index + 1}`, history: join(workDir, `${dialect}-${index + 1}.jsonl`) }))
+    .filter(({ scenario }) => !options.onlyFaults || scenario.faults);
+  // The table names the database as the user gave it, not by the run's own tag or database.
+  const label = target.name ?? maskPassword(target.url);
+  await prepareItems(target.url, runs, options.stock);
+  const shared = new Map<number, Promise<RunningServer>>();
+  const results: ScenarioResult[] = [];
+  try {
+    for (const [k, run] of runs.entries()) {
+      if (run.scenario.faults) {
+        results.push(await runFaultScenario(target.url, label, run, options, pool));
+        continue;
+      }
+      const workers = run.scenario.workers;
+      let server = shared.get(workers);
+      if (!server) shared.set(workers, (server = startProveServer(target.url, run.sku, workers, options)));
+      const running = await server;
+      results.push(await attackAndVerify({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined));
+      // A server no later scenario needs is stopped now: the next one may need the port's processes.
+      if (!runs.slice(k + 1).some((later) => !later.scenario.faults && later.scenario.workers === workers)) {
+        shared.delete(workers);
+        await running.stop();
+      }
+    }
+  } finally {
+    await Promise.all([...shared.values()].map((server) => server.then((running) => running.stop(), () => undefined)));
+  }
+  return results;
+}
+
+/** Creates each scenario's item if absent and sets it to the stock with an empty ledger, over one connection. */
+async function prepareItems(url: string, runs: ScenarioRun[], stock: number): Promise<void> {
+  const adapter = await openAdapter({ url });
+  try {
+    for (const { sku } of runs) {
+      await prepareStore(adapter, { sku, itemName: PROVE_ITEM_NAME, stock });
+      await resetStock(adapter, sku, stock);
+    }
+  } finally {
+    await adapter.close();
+  }
+}
+
+function startProveServer(url: string, sku: string, workers: number, options: ProveOptions): Promise<RunningServer> {
+  return startServer({ url, host: '127.0.0.1', port: 0, sku, itemName: PROVE_ITEM_NAME, stock: options.stock, workers, separateProcess: true, strategy: options.strategy });
+}
+
+/** The faults scenario: a server of its own, with its own database connections when `drop` must tell them apart. */
+async function runFaultScenario(url: string, label: string, run: ScenarioRun, options: ProveOptions, pool: BuyerPool): Promise<ScenarioResult> {
   // Only `drop` needs the server's connections told apart from everyone else's.
-  const connections = scenario.faults?.includes('drop') ? await isolateServerConnections(target.url) : undefined;
+  const connections = run.scenario.faults?.includes('drop') ? await isolateServerConnections(url) : undefined;
   let result: ScenarioResult | undefined;
   try {
-    // The table names the database as the user gave it, not by the run's own tag or database.
-    const name = target.name ?? maskPassword(target.url);
-    result = await serveAndProve({ name, url: connections?.serverUrl ?? target.url }, sku, scenario, history, options, connections);
-    return result;
+    const serverUrl = connections?.serverUrl ?? url;
+    const server = await startProveServer(serverUrl, run.sku, run.scenario.workers, options);
+    try {
+      result = await attackAndVerify({ database: label, databaseUrl: server.databaseLabel, sku: run.sku }, serverUrl, run, server, options, pool, connections);
+      return result;
+    } finally {
+      await server.stop();
+    }
   } finally {
     // A failed run keeps its database, like its history, so verify can be rerun by hand.
     await connections?.release(result?.status === 'FAIL');
   }
 }
 
-async function serveAndProve(
-  { url, name }: { url: string; name?: string },
-  sku: string,
-  scenario: Scenario,
-  history: string,
-  options: ProveOptions,
-  connections: ServerConnections | undefined,
-): Promise<ScenarioResult> {
-  const adapter = await openAdapter({ url });
-  const label = name ?? adapter.label;
-  try {
-    await prepareStore(adapter, { sku, itemName: 'flashsale prove', stock: options.stock });
-    await resetStock(adapter, sku, options.stock);
-  } finally {
-    await adapter.close();
-  }
-  const server = await startServer({
-    url,
-    host: '127.0.0.1',
-    port: 0,
-    sku,
-    itemName: 'flashsale prove',
-    stock: options.stock,
-    workers: scenario.workers,
-    separateProcess: true,
-    strategy: options.strategy,
-  });
-  try {
-    return await attackAndVerify({ database: label, databaseUrl: server.databaseLabel, sku }, url, scenario, history, server, options, connections);
-  } finally {
-    await server.stop();
-  }
-}
-
 async function attackAndVerify(
   names: Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>,
   url: string,
-  scenario: Scenario,
-  history: string,
+  { scenario, history }: ScenarioRun,
   server: RunningServer,
   options: ProveOptions,
+  pool: BuyerPool,
   connections: ServerConnections | undefined,
 ): Promise<ScenarioResult> {
   const faults = scenario.faults
@@ -197,6 +232,8 @@ async function attackAndVerify(
     processes: options.processes,
     timeoutMs: options.timeoutMs,
     quantity: 1,
+    // The item named in every purchase: a server shared by several scenarios sells each its own.
+    body: `{"buyer_id":"{{buyer}}","sku":${JSON.stringify(names.sku)},"quantity":{{quantity}}}`,
     headers: [],
     method: 'POST',
     okStatus: [200, 201],
@@ -205,7 +242,7 @@ async function attackAndVerify(
     purchaseIdField: 'purchase_id',
     historyPath: history,
     faults: faults.injections,
-  });
+  }, {}, pool);
   const attackS = (performance.now() - attackStarted) / 1000;
   const verifyStarted = performance.now();
   const verdict = await verify({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors });
