@@ -4,7 +4,6 @@ import { clockId } from '../history/clock.js';
 import { formatEndLine, formatFaultLine, HistoryWriter } from '../history/writer.js';
 import { forkBuyerProcess, type BuyerPool } from './buyer-pool.js';
 import type { FaultInjection } from './fault.js';
-import { latencyMs, mergeHistograms } from './histogram.js';
 import { childPlans, resolvePlan, type AttackOptions, type AttackPlan } from './plan.js';
 import { TargetUnreachableError } from '../errors.js';
 import { preflight } from './preflight.js';
@@ -135,6 +134,11 @@ class Coordinator {
     const plan = (this.plan = resolvePlan(this.options));
     this.faults = (this.options.faults ?? []).map((fault) => ({ fault, threshold: Math.max(1, Math.ceil(fault.at * plan.buyers)), error: null, recorded: false }));
     this.hooks.onPlan?.(plan);
+    // The histogram library takes longer to load than the rest of the
+    // attack's modules together: it loads while the children boot and
+    // connect, not before the first one is started.
+    const histograms = import('./histogram.js');
+    histograms.catch(() => undefined);
     await preflight(plan.origin);
     const startedAt = new Date().toISOString();
     try {
@@ -201,12 +205,12 @@ class Coordinator {
       }
       await this.writer?.close();
       this.returnToPool();
-      return this.summarise(plan, startedAt);
+      return this.summarise(plan, startedAt, await histograms);
     } catch (error) {
       this.killAll();
       await Promise.all(this.children.map((child) => child.exited));
       await this.writer?.close().catch(() => undefined);
-      if (error instanceof StoppedBeforeStart) return this.summarise(plan, startedAt);
+      if (error instanceof StoppedBeforeStart) return this.summarise(plan, startedAt, await histograms);
       throw error;
     }
   }
@@ -373,7 +377,7 @@ class Coordinator {
     });
   }
 
-  private summarise(plan: AttackPlan, startedAt: string): AttackSummary {
+  private summarise(plan: AttackPlan, startedAt: string, { latencyMs, mergeHistograms }: typeof import('./histogram.js')): AttackSummary {
     const results = this.children.map((child) => child.result).filter((result): result is ResultMessage => !!result);
     const histogram = mergeHistograms(results.map((result) => result.histogram));
     const lastCompletion = results.reduce((last, result) => (result.lastCompletion && BigInt(result.lastCompletion) > last ? BigInt(result.lastCompletion) : last), 0n);
