@@ -150,6 +150,12 @@ async function proveOn(target: { url: string; name?: string }, workDir: string, 
   const label = target.name ?? maskPassword(target.url);
   await prepareItems(target.url, runs, options.stock);
   const shared = new Map<number, Promise<RunningServer>>();
+  /** The server for scenarios of this many server processes, started on first need. */
+  const sharedServer = ({ scenario, sku }: ScenarioRun): Promise<RunningServer> => {
+    let server = shared.get(scenario.workers);
+    if (!server) shared.set(scenario.workers, (server = startProveServer(target.url, sku, scenario.workers, options)));
+    return server;
+  };
   const results: ScenarioResult[] = [];
   try {
     for (const [k, run] of runs.entries()) {
@@ -158,12 +164,18 @@ async function proveOn(target: { url: string; name?: string }, workDir: string, 
         continue;
       }
       const workers = run.scenario.workers;
-      let server = shared.get(workers);
-      if (!server) shared.set(workers, (server = startProveServer(target.url, run.sku, workers, options)));
+      const later = runs.slice(k + 1).filter(({ scenario }) => !scenario.faults);
+      const lastOnThisServer = !later.some(({ scenario }) => scenario.workers === workers);
+      const server = sharedServer(run);
+      // While the last scenario on a single server process runs (its own
+      // process, its own port), the next server boots alongside: a cluster's
+      // boot is then off the critical path. Two clusters never overlap: their
+      // port-0 listeners would share one port.
+      const next = later.find(({ scenario }) => scenario.workers !== workers);
+      if (lastOnThisServer && workers <= 1 && next) void sharedServer(next).catch(() => undefined);
       const running = await server;
       results.push(await attackAndVerify({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined));
-      // A server no later scenario needs is stopped now: the next one may need the port's processes.
-      if (!runs.slice(k + 1).some((later) => !later.scenario.faults && later.scenario.workers === workers)) {
+      if (lastOnThisServer) {
         shared.delete(workers);
         await running.stop();
       }
