@@ -112,8 +112,8 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   const pool = new BuyerPool(options.processes ?? availableParallelism());
   const results: ScenarioResult[] = [];
   try {
-    for (const target of targets) {
-      for (const result of await proveOn(target, workDir, options, pool)) {
+    for (const [t, target] of targets.entries()) {
+      for (const result of await proveOn(target, workDir, options, pool, t === targets.length - 1)) {
         results.push(result);
         hooks.onResult?.(result);
       }
@@ -140,7 +140,7 @@ interface ScenarioRun {
  * started (and warmed up) once instead of once per scenario. The faults
  * scenario gets a server of its own, since it kills and pauses it.
  */
-async function proveOn(target: { url: string; name?: string }, workDir: string, options: ProveOptions, pool: BuyerPool): Promise<ScenarioResult[]> {
+async function proveOn(target: { url: string; name?: string }, workDir: string, options: ProveOptions, pool: BuyerPool, lastTarget: boolean): Promise<ScenarioResult[]> {
   const dialect = parseDatabaseUrl(target.url).dialect;
   // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
   const runs: ScenarioRun[] = scenarios(options)
@@ -174,11 +174,17 @@ async function proveOn(target: { url: string; name?: string }, workDir: string, 
       const next = later.find(({ scenario }) => scenario.workers !== workers);
       if (lastOnThisServer && workers <= 1 && next) void sharedServer(next).catch(() => undefined);
       const running = await server;
-      results.push(await attackAndVerify({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined));
-      if (lastOnThisServer) {
-        shared.delete(workers);
-        await running.stop();
-      }
+      // A server whose last attack is over stops while verify reads the
+      // database (verify needs no server), and after the last attack of
+      // all, so do the buyer processes.
+      const lastOfAll = lastTarget && k === runs.length - 1;
+      const teardown = lastOnThisServer
+        ? async () => {
+            shared.delete(workers);
+            await Promise.all([running.stop(), lastOfAll ? pool.close() : undefined]);
+          }
+        : undefined;
+      results.push(await attackAndVerify({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined, teardown));
     }
   } finally {
     await Promise.all([...shared.values()].map((server) => server.then((running) => running.stop(), () => undefined)));
@@ -231,6 +237,8 @@ async function attackAndVerify(
   options: ProveOptions,
   pool: BuyerPool,
   connections: ServerConnections | undefined,
+  /** Work that may run alongside verify once the attack is over (stopping a server no one needs). */
+  whileVerifying?: () => Promise<void>,
 ): Promise<ScenarioResult> {
   const faults = scenario.faults
     ? planFaults({ names: scenario.faults, dialect: parseDatabaseUrl(url).dialect, stock: options.stock, buyers: scenario.buyers, connections })
@@ -257,8 +265,12 @@ async function attackAndVerify(
   }, {}, pool);
   const attackS = (performance.now() - attackStarted) / 1000;
   const verifyStarted = performance.now();
-  const verdict = await verify({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors });
-  const verifyS = (performance.now() - verifyStarted) / 1000;
+  let verifyS = 0;
+  const verifying = verify({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors }).then((verdict) => {
+    verifyS = (performance.now() - verifyStarted) / 1000;
+    return verdict;
+  });
+  const [verdict] = await Promise.all([verifying, whileVerifying?.()]);
   const sold = summary.outcomes.bought;
   const errors = summary.types.info;
   const anomalies = verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
