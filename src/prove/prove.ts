@@ -9,6 +9,7 @@ import { startServer, type RunningServer } from '../../reference-server/launcher
 import { BuyerPool } from '../attack/buyer-pool.js';
 import { runAttack } from '../attack/coordinator.js';
 import { ConfigError } from '../errors.js';
+import type { AttackSummary } from '../attack/summary.js';
 import type { Verdict } from '../verify/verdict.js';
 import { verify } from '../verify/verify.js';
 import { isolateServerConnections, planFaults, type FaultName, type FaultReport, type ServerConnections } from './faults/index.js';
@@ -113,10 +114,7 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   const results: ScenarioResult[] = [];
   try {
     for (const [t, target] of targets.entries()) {
-      for (const result of await proveOn(target, workDir, options, pool, t === targets.length - 1)) {
-        results.push(result);
-        hooks.onResult?.(result);
-      }
+      results.push(...(await proveOn(target, workDir, options, pool, t === targets.length - 1, (result) => hooks.onResult?.(result))));
     }
   } finally {
     await pool.close();
@@ -140,7 +138,14 @@ interface ScenarioRun {
  * started (and warmed up) once instead of once per scenario. The faults
  * scenario gets a server of its own, since it kills and pauses it.
  */
-async function proveOn(target: { url: string; name?: string }, workDir: string, options: ProveOptions, pool: BuyerPool, lastTarget: boolean): Promise<ScenarioResult[]> {
+async function proveOn(
+  target: { url: string; name?: string },
+  workDir: string,
+  options: ProveOptions,
+  pool: BuyerPool,
+  lastTarget: boolean,
+  onResult: (result: ScenarioResult) => void,
+): Promise<ScenarioResult[]> {
   const dialect = parseDatabaseUrl(target.url).dialect;
   // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
   const runs: ScenarioRun[] = scenarios(options)
@@ -157,10 +162,17 @@ async function proveOn(target: { url: string; name?: string }, workDir: string, 
     return server;
   };
   const results: ScenarioResult[] = [];
+  const done = (result: ScenarioResult) => {
+    results.push(result);
+    onResult(result);
+  };
+  /** The previous scenario's verify, still running while the next one's buyers connect. */
+  let judging: Promise<void> = Promise.resolve();
   try {
     for (const [k, run] of runs.entries()) {
       if (run.scenario.faults) {
-        results.push(await runFaultScenario(target.url, label, run, options, pool));
+        await judging;
+        done(await runFaultScenario(target.url, label, run, options, pool));
         continue;
       }
       const workers = run.scenario.workers;
@@ -184,8 +196,18 @@ async function proveOn(target: { url: string; name?: string }, workDir: string, 
             await Promise.all([running.stop(), lastOfAll ? pool.close() : undefined]);
           }
         : undefined;
-      results.push(await attackAndVerify({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined, teardown));
+      const attacking = attack({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined);
+      // Its verdict is awaited below, after the previous one's.
+      attacking.catch(() => undefined);
+      // The previous scenario is verified while this one's buyers open their
+      // connections: verify reads a finished history and the database, and
+      // its item is not this run's. Results still come in scenario order.
+      await judging;
+      const attacked = await attacking;
+      judging = judge(attacked, teardown).then(done);
+      judging.catch(() => undefined);
     }
+    await judging;
   } finally {
     await Promise.all([...shared.values()].map((server) => server.then((running) => running.stop(), () => undefined)));
   }
@@ -230,16 +252,40 @@ async function runFaultScenario(url: string, label: string, run: ScenarioRun, op
 }
 
 async function attackAndVerify(
-  names: Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>,
+  names: ScenarioNames,
   url: string,
-  { scenario, history }: ScenarioRun,
+  run: ScenarioRun,
   server: RunningServer,
   options: ProveOptions,
   pool: BuyerPool,
   connections: ServerConnections | undefined,
-  /** Work that may run alongside verify once the attack is over (stopping a server no one needs). */
-  whileVerifying?: () => Promise<void>,
 ): Promise<ScenarioResult> {
+  return judge(await attack(names, url, run, server, options, pool, connections));
+}
+
+type ScenarioNames = Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>;
+
+/** A scenario whose attack is over, waiting for its verdict. */
+interface Attacked {
+  names: ScenarioNames;
+  url: string;
+  run: ScenarioRun;
+  summary: AttackSummary;
+  attackS: number;
+  faults: { reports: FaultReport[] };
+  allowedErrors: number;
+}
+
+async function attack(
+  names: ScenarioNames,
+  url: string,
+  run: ScenarioRun,
+  server: RunningServer,
+  options: ProveOptions,
+  pool: BuyerPool,
+  connections: ServerConnections | undefined,
+): Promise<Attacked> {
+  const { scenario, history } = run;
   const faults = scenario.faults
     ? planFaults({ names: scenario.faults, dialect: parseDatabaseUrl(url).dialect, stock: options.stock, buyers: scenario.buyers, connections })
     : { injections: [], reports: [] };
@@ -264,6 +310,15 @@ async function attackAndVerify(
     faults: faults.injections,
   }, {}, pool);
   const attackS = (performance.now() - attackStarted) / 1000;
+  return { names, url, run, summary, attackS, faults, allowedErrors };
+}
+
+/**
+ * Verifies an attacked scenario against its history and the database, and
+ * names what failed. `whileVerifying` runs alongside (stopping a server no
+ * one needs: verify reads the database, never the server).
+ */
+async function judge({ names, url, run: { scenario, history }, summary, attackS, faults, allowedErrors }: Attacked, whileVerifying?: () => Promise<void>): Promise<ScenarioResult> {
   const verifyStarted = performance.now();
   let verifyS = 0;
   const verifying = verify({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors }).then((verdict) => {
