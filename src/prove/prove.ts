@@ -240,7 +240,7 @@ async function runFaultScenario(url: string, label: string, run: ScenarioRun, op
     const serverUrl = connections?.serverUrl ?? url;
     const server = await startProveServer(serverUrl, run.sku, run.scenario.workers, options);
     try {
-      result = await attackAndVerify({ database: label, databaseUrl: server.databaseLabel, sku: run.sku }, serverUrl, run, server, options, pool, connections);
+      result = await judge(await attack({ database: label, databaseUrl: server.databaseLabel, sku: run.sku }, serverUrl, run, server, options, pool, connections));
       return result;
     } finally {
       await server.stop();
@@ -249,18 +249,6 @@ async function runFaultScenario(url: string, label: string, run: ScenarioRun, op
     // A failed run keeps its database, like its history, so verify can be rerun by hand.
     await connections?.release(result?.status === 'FAIL');
   }
-}
-
-async function attackAndVerify(
-  names: ScenarioNames,
-  url: string,
-  run: ScenarioRun,
-  server: RunningServer,
-  options: ProveOptions,
-  pool: BuyerPool,
-  connections: ServerConnections | undefined,
-): Promise<ScenarioResult> {
-  return judge(await attack(names, url, run, server, options, pool, connections));
 }
 
 type ScenarioNames = Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>;
