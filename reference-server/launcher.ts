@@ -1,3 +1,4 @@
+import { fork as forkProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterOptions, Inventory } from '../adapters/adapter.js';
@@ -112,7 +113,47 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   // Workers open their own pools; this process only supervises.
   await adapter.close();
-  return startWorkers(options, described);
+  return options.workers <= 1 ? startSeparateProcess(options, described) : startWorkers(options, described);
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/**
+ * One server process of its own (`separateProcess`), forked directly rather
+ * than as a node:cluster worker: it accepts its connections itself, where a
+ * cluster primary would accept each one and hand it over IPC (a thousand
+ * stampeding buyers made that a thousand messages through this process), and
+ * its port is its own, so a cluster started meanwhile (prove boots its
+ * multi-worker server during the single-worker scenarios) cannot end up
+ * sharing it. Not supervised: a death stops the server, with the reason.
+ */
+async function startSeparateProcess(options: ServeOptions, described: Omit<RunningServer, 'url' | 'stop' | 'stopped'>): Promise<RunningServer> {
+  const child = forkProcess(WORKER_ENTRY, [], { env: { ...process.env, FLASHSALE_WORKER_OPTIONS: JSON.stringify(options) } });
+  child.on('error', () => {});
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      child.on('message', (message: WorkerMessage) => {
+        if (message.cmd === 'READY') resolve(message.port);
+        else if (message.cmd === 'FAILED') reject(message.code === 'FS_PORT_IN_USE' ? new PortInUseError(message.message) : new ConfigError(message.message));
+      });
+      void exited.then((how) => reject(new ConfigError(`the server process exited (${how}) before it was ready`)));
+    });
+  } catch (error) {
+    child.kill('SIGTERM');
+    await exited;
+    throw error;
+  }
+  let stopping = false;
+  const stop = async () => {
+    stopping = true;
+    // Exiting on its own already (Ctrl-C reached it first): a STOP that cannot be delivered is not an error.
+    if (child.connected) child.send({ cmd: 'STOP' } satisfies PrimaryMessage, undefined, undefined, () => {});
+    await exited;
+  };
+  const stopped = exited.then((how) => (stopping ? undefined : `the server process exited (${how})`));
+  return { ...described, url: baseUrl(options.host, port), stop, stopped };
 }
 
 async function startWorkers(
@@ -237,8 +278,9 @@ export async function runWorker(options: ServeOptions, send: (message: WorkerMes
   // Best effort: a worker restarted during an outage starts cold and connects later.
   await adapter.warm?.().catch(() => {});
   const served = serverOptions(adapter, options);
-  // Its figures go to the primary; its scrapes are answered with the primary's totals.
-  served.metrics!.joinCluster();
+  // A cluster worker's figures go to the primary, and its scrapes are answered
+  // with the primary's totals; a separate process (prove's) counts alone.
+  if (cluster.isWorker) served.metrics!.joinCluster();
   const server = createReferenceServer(served);
   try {
     send({ cmd: 'READY', port: await listen(server, options.port, options.host) });

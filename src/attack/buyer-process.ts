@@ -2,10 +2,13 @@
 // translates the message protocol (protocol.ts) into calls on BuyerProcess.
 
 import { BuyerProcess } from './buyer.js';
+import { POOLED_ARGUMENT } from './buyer-pool.js';
 import { FlowBuyer } from './flow-buyer.js';
 import type { ChildMessage, ParentMessage } from './protocol.js';
 
 let buyer: BuyerProcess | FlowBuyer | undefined;
+/** A pooled process waits for the next attack's INIT after its RESULT; the pool ends it by disconnecting. */
+const pooled = process.argv.includes(POOLED_ARGUMENT);
 
 function send(message: ChildMessage, then?: () => void): void {
   if (!process.connected) return;
@@ -33,14 +36,21 @@ process.on('message', (message: ParentMessage) => {
         (error: unknown) => fail(error),
       );
       break;
-    case 'START':
-      buyer?.run(BigInt(message.t0)).then(
+    case 'START': {
+      const running = buyer;
+      running?.run(BigInt(message.t0)).then(
         // Disconnect only once RESULT is through the channel: nothing is left
         // to do, and without the channel the process ends by itself.
-        (result) => send(result, () => void buyer?.close().finally(() => process.disconnect())),
+        (result) =>
+          send(result, () =>
+            void running.close().finally(() => {
+              if (!pooled) process.disconnect();
+            }),
+          ),
         (error: unknown) => fail(error),
       );
       break;
+    }
     case 'ACK':
       buyer?.ack();
       break;

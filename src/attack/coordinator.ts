@@ -1,19 +1,16 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type hdr from 'hdr-histogram-js';
-import { fileURLToPath } from 'node:url';
 import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type EndReason, type Outcome, type OpType } from '../history/types.js';
 import { clockId } from '../history/clock.js';
 import { formatEndLine, formatFaultLine, HistoryWriter } from '../history/writer.js';
+import { forkBuyerProcess, type BuyerPool } from './buyer-pool.js';
 import type { FaultInjection } from './fault.js';
 import { addStepCounts, flowSummary, newStepCounts } from './flow.js';
-import { latencyMs, mergeHistograms } from './histogram.js';
 import { childPlans, resolvePlan, type AttackOptions, type AttackPlan } from './plan.js';
 import { TargetUnreachableError } from '../errors.js';
 import { preflight } from './preflight.js';
 import { outcomeRecord, type ChildMessage, type ParentMessage, type ReadyMessage, type ResultMessage } from './protocol.js';
 import type { AttackSummary, FaultSummary } from './summary.js';
-
-const CHILD_ENTRY = fileURLToPath(new URL('./buyer-process.js', import.meta.url));
 
 /** Longest wait for every child to open its connections and reach the barrier. */
 const BARRIER_TIMEOUT_MS = 60_000;
@@ -78,11 +75,15 @@ interface Child {
   hasExited: boolean;
   /** Op lines received from it (and written). */
   ops: number;
+  /** Borrowed from a pool: it stays alive after its RESULT and goes back to the pool. */
+  pooled: boolean;
+  /** Removes this attack's listeners from the process. */
+  detach: () => void;
 }
 
 /** Runs a whole attack and resolves with its summary. */
-export function runAttack(options: AttackOptions, hooks: AttackHooks = {}): Promise<AttackSummary> {
-  return startAttack(options, hooks).done;
+export function runAttack(options: AttackOptions, hooks: AttackHooks = {}, pool?: BuyerPool): Promise<AttackSummary> {
+  return startAttack(options, hooks, pool).done;
 }
 
 /**
@@ -91,8 +92,8 @@ export function runAttack(options: AttackOptions, hooks: AttackHooks = {}): Prom
  * the history as batches arrive (acknowledging each batch only once written,
  * which bounds memory), and merges their histograms into one summary.
  */
-export function startAttack(options: AttackOptions, hooks: AttackHooks = {}): Attack {
-  const coordinator = new Coordinator(options, hooks);
+export function startAttack(options: AttackOptions, hooks: AttackHooks = {}, pool?: BuyerPool): Attack {
+  const coordinator = new Coordinator(options, hooks, pool);
   return { done: coordinator.run(), stop: () => coordinator.stop() };
 }
 
@@ -120,6 +121,8 @@ class Coordinator {
   constructor(
     private readonly options: AttackOptions,
     private readonly hooks: AttackHooks,
+    /** Where the buyer processes come from and go back to; without one, each attack forks its own. */
+    private readonly pool?: BuyerPool,
   ) {}
 
   stop(): void {
@@ -139,12 +142,18 @@ class Coordinator {
     const plan = (this.plan = resolvePlan(this.options));
     this.faults = (this.options.faults ?? []).map((fault) => ({ fault, threshold: Math.max(1, Math.ceil(fault.at * plan.buyers)), error: null, recorded: false }));
     this.hooks.onPlan?.(plan);
+    // The histogram library takes longer to load than the rest of the
+    // attack's modules together: it loads while the children boot and
+    // connect, not before the first one is started.
+    const histograms = import('./histogram.js');
+    histograms.catch(() => undefined);
     await preflight(plan.origin);
     const startedAt = new Date().toISOString();
     try {
       if (this.stops === 0) {
         const plans = childPlans(plan);
-        this.children = plans.map((childPlan) => this.forkChild(childPlan.index));
+        const processes = this.pool ? this.pool.take(plans.length) : plans.map(() => forkBuyerProcess());
+        this.children = plans.map((childPlan, k) => this.adoptChild(childPlan.index, processes[k]!, !!this.pool));
         plans.forEach((childPlan, k) => this.send(this.children[k]!, { cmd: 'INIT', plan: childPlan }));
       }
       this.progress('connecting');
@@ -204,37 +213,53 @@ class Coordinator {
         void this.writer.write(formatEndLine({ kind: 'end', planned: plan.buyers, recorded: this.completed, reason: this.endReason })).catch((error: Error) => this.fail(error));
       }
       await this.writer?.close();
-      return this.summarise(plan, startedAt);
+      this.returnToPool();
+      return this.summarise(plan, startedAt, await histograms);
     } catch (error) {
       this.killAll();
       await Promise.all(this.children.map((child) => child.exited));
       await this.writer?.close().catch(() => undefined);
-      if (error instanceof StoppedBeforeStart) return this.summarise(plan, startedAt);
+      if (error instanceof StoppedBeforeStart) return this.summarise(plan, startedAt, await histograms);
       throw error;
     }
   }
 
-  private forkChild(index: number): Child {
-    // No inherited execArgv (a test runner's flags are not for the child);
-    // stdout is ignored so `--json` output stays clean; stderr shows crashes.
-    // 'advanced' (structured clone) serialization carries the batches of op
-    // lines as they are, where JSON would escape every quote in them.
-    const process = fork(CHILD_ENTRY, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
-    const child: Child = { index, process, exited: Promise.resolve(), hasExited: false, ops: 0 };
+  private adoptChild(index: number, process: ChildProcess, pooled: boolean): Child {
+    const child: Child = { index, process, exited: Promise.resolve(), hasExited: false, ops: 0, pooled, detach: () => undefined };
+    let onExit: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
     child.exited = new Promise((resolve) => {
-      process.once('exit', (code, signal) => {
+      onExit = (code, signal) => {
         child.hasExited = true;
         if (!child.result && !this.killing && !this.failure) {
           this.fail(new Error(`buyer process ${index} exited (${signal ?? `code ${code}`}) before reporting its results`));
         }
         resolve();
         this.wake();
-      });
+      };
+      // A pooled process may have died while idle: its exit has come already.
+      if (process.exitCode !== null || process.signalCode !== null) onExit(process.exitCode, process.signalCode);
+      else process.once('exit', onExit);
     });
     // fork() reports a failure to start this way; send failures go to their callbacks.
-    process.on('error', (error) => this.fail(error));
-    process.on('message', (message: ChildMessage) => this.receive(child, message));
+    const onError = (error: Error) => this.fail(error);
+    const onMessage = (message: ChildMessage) => this.receive(child, message);
+    process.on('error', onError);
+    process.on('message', onMessage);
+    child.detach = () => {
+      process.off('exit', onExit);
+      process.off('error', onError);
+      process.off('message', onMessage);
+    };
     return child;
+  }
+
+  /** A run that ended well hands its pooled processes back (each has sent its RESULT and is waiting). */
+  private returnToPool(): void {
+    if (!this.pool) return;
+    for (const child of this.children) {
+      child.detach();
+      if (child.result && !child.hasExited) this.pool.give(child.process);
+    }
   }
 
   private receive(child: Child, message: ChildMessage): void {
@@ -343,10 +368,12 @@ class Coordinator {
     }
   }
 
-  /** Every child has reported: let them exit, and kill any that lingers. */
+  /** Every child has reported: let them exit (a pooled one waits for its next attack instead), and kill any that lingers. */
   private async reap(): Promise<void> {
+    const leaving = this.children.filter((child) => !child.pooled || !child.result);
+    if (leaving.length === 0) return;
     const lingering = setTimeout(() => this.killAll(), EXIT_WAIT_MS);
-    await Promise.all(this.children.map((child) => child.exited));
+    await Promise.all(leaving.map((child) => child.exited));
     clearTimeout(lingering);
   }
 
@@ -361,7 +388,7 @@ class Coordinator {
     });
   }
 
-  private summarise(plan: AttackPlan, startedAt: string): AttackSummary {
+  private summarise(plan: AttackPlan, startedAt: string, { latencyMs, mergeHistograms }: typeof import('./histogram.js')): AttackSummary {
     const results = this.children.map((child) => child.result).filter((result): result is ResultMessage => !!result);
     const histogram = mergeHistograms(results.map((result) => result.histogram));
     this.hooks.onLatency?.(histogram);

@@ -2,24 +2,43 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { maskUrlsIn } from '../../adapters/url.js';
 import { EXIT_USAGE, FlashsaleError } from '../errors.js';
-import { attackCommand } from './attack.js';
 import type { CommandResult } from './result.js';
-import { proveCommand } from './prove.js';
-import { resetCommand } from './reset.js';
-import { serveCommand } from './serve.js';
-import { verifyCommand } from './verify.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-/** The whole command line, as commander wiring only: every action calls one library function. */
-export function buildProgram(finish: (result: CommandResult) => void): Command {
+type CommandFactory = (finish: (result: CommandResult) => void) => Command;
+
+/**
+ * Each command's module, loaded only when that command runs: together they
+ * pull in every driver, reporter and spinner, and their import time is paid
+ * before `prove` can start a single process. Help and unknown words load all.
+ */
+const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
+  serve: async () => (await import('./serve.js')).serveCommand,
+  attack: async () => (await import('./attack.js')).attackCommand,
+  verify: async () => (await import('./verify.js')).verifyCommand,
+  prove: async () => (await import('./prove.js')).proveCommand,
+  reset: async () => (await import('./reset.js')).resetCommand,
+};
+
+/** The command the command line names: its first word that is not an option. */
+function commandNamed(argv: string[]): string | undefined {
+  const word = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  return word !== undefined && Object.hasOwn(COMMANDS, word) ? word : undefined;
+}
+
+/**
+ * The whole command line, as commander wiring only: every action calls one
+ * library function. With `only`, just that command is loaded and wired.
+ */
+export async function buildProgram(finish: (result: CommandResult) => void, only?: string): Promise<Command> {
   const program = new Command('flashsale')
     .description('Prove that a limited-stock purchase endpoint never oversells, never undersells, and tells every buyer the truth.')
     .version(packageJson.version, '-v, --version')
     .exitOverride();
-  for (const command of [serveCommand(finish), attackCommand(finish), verifyCommand(finish), proveCommand(finish), resetCommand(finish)]) {
-    program.addCommand(command.exitOverride());
-  }
+  const names = only !== undefined ? [only] : Object.keys(COMMANDS);
+  const factories = await Promise.all(names.map((name) => COMMANDS[name]!()));
+  for (const command of factories) program.addCommand(command(finish).exitOverride());
   return program;
 }
 
@@ -31,10 +50,10 @@ export function buildProgram(finish: (result: CommandResult) => void): Command {
  */
 export async function main(argv: string[]): Promise<number> {
   let result: CommandResult = { exitCode: 0 };
-  const program = buildProgram((finished) => {
-    result = finished;
-  });
   try {
+    const program = await buildProgram((finished) => {
+      result = finished;
+    }, commandNamed(argv));
     await program.parseAsync(argv);
     return result.exitCode;
   } catch (error) {

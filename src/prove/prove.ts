@@ -1,13 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAdapter } from '../../adapters/open.js';
 import { isStrategyName, loadStrategy, type StrategyName } from '../../adapters/strategies/index.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
 import { maskPassword, parseDatabaseUrl } from '../../adapters/url.js';
 import { startServer, type RunningServer } from '../../reference-server/launcher.js';
+import { BuyerPool } from '../attack/buyer-pool.js';
 import { runAttack } from '../attack/coordinator.js';
 import { ConfigError } from '../errors.js';
+import type { AttackSummary } from '../attack/summary.js';
 import type { Verdict } from '../verify/verdict.js';
 import { audit, type Audit } from '../verify/verify.js';
 import { isolateServerConnections, planFaults, type FaultName, type FaultReport, type ServerConnections } from './faults/index.js';
@@ -19,6 +21,7 @@ import { scenarios, type Scenario } from './scenarios.js';
  * stays in the database for verify to be rerun by hand.
  */
 export const PROVE_SKU_PREFIX = 'flashsale-prove-';
+const PROVE_ITEM_NAME = 'flashsale prove';
 
 export interface ProveOptions {
   /** Database URLs to prove on. */
@@ -90,9 +93,10 @@ export interface ProveHooks {
 }
 
 /**
- * For each database: start the reference server (loopback, free port), and
- * for each scenario reset the item, attack it, verify the run. Servers run
- * in their own processes so the attack's clock and event loop are not shared.
+ * For each database: prepare every scenario's item, start the reference
+ * server (loopback, free port), and for each scenario attack its item and
+ * verify the run. Servers run in their own processes so the attack's clock
+ * and event loop are not shared.
  */
 export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Promise<ProveReport> {
   for (const url of options.databases) parseDatabaseUrl(url);
@@ -107,86 +111,173 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
     ...options.databases.map((url) => ({ url })),
   ];
   if (targets.length === 0) throw new ConfigError('no database to prove on');
+  // One set of buyer processes for every attack, booting while the first server does.
+  const pool = new BuyerPool(options.processes ?? availableParallelism());
   const results: ScenarioResult[] = [];
-  for (const target of targets) {
-    for (const [index, scenario] of scenarios(options).entries()) {
-      // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
-      if (options.onlyFaults && !scenario.faults) continue;
-      const history = join(workDir, `${parseDatabaseUrl(target.url).dialect}-${index + 1}.jsonl`);
-      const result = await runScenario(target, `${PROVE_SKU_PREFIX}${index + 1}`, scenario, history, options);
-      results.push(result);
-      hooks.onResult?.(result);
+  try {
+    for (const [t, target] of targets.entries()) {
+      results.push(...(await proveOn(target, workDir, options, pool, t === targets.length - 1, (result) => hooks.onResult?.(result))));
     }
+  } finally {
+    await pool.close();
   }
   const status = results.every((result) => result.status === 'PASS') ? 'PASS' : 'FAIL';
   if (status === 'PASS') await rm(workDir, { recursive: true, force: true });
   return { status, strategy: options.strategy, results, workDir };
 }
 
-async function runScenario(
+/** One scenario of one database, with its item and history. */
+interface ScenarioRun {
+  scenario: Scenario;
+  sku: string;
+  history: string;
+}
+
+/**
+ * Every scenario on one database. Scenarios of one shape (server processes,
+ * no faults) share one server: each sells its own item, named in the
+ * purchase body, so one run cannot touch another's stock, and the server is
+ * started (and warmed up) once instead of once per scenario. The faults
+ * scenario gets a server of its own, since it kills and pauses it.
+ */
+async function proveOn(
   target: { url: string; name?: string },
-  sku: string,
-  scenario: Scenario,
-  history: string,
+  workDir: string,
   options: ProveOptions,
-): Promise<ScenarioResult> {
+  pool: BuyerPool,
+  lastTarget: boolean,
+  onResult: (result: ScenarioResult) => void,
+): Promise<ScenarioResult[]> {
+  const dialect = parseDatabaseUrl(target.url).dialect;
+  // The index still names the item and history, so the faults scenario is always flashsale-prove-5.
+  const runs: ScenarioRun[] = scenarios(options)
+    .map((scenario, index) => ({ scenario, sku: `${PROVE_SKU_PREFIX}${index + 1}`, history: join(workDir, `${dialect}-${index + 1}.jsonl`) }))
+    .filter(({ scenario }) => !options.onlyFaults || scenario.faults);
+  // The table names the database as the user gave it, not by the run's own tag or database.
+  const label = target.name ?? maskPassword(target.url);
+  await prepareItems(target.url, runs, options.stock);
+  const shared = new Map<number, Promise<RunningServer>>();
+  /** The server for scenarios of this many server processes, started on first need. */
+  const sharedServer = ({ scenario, sku }: ScenarioRun): Promise<RunningServer> => {
+    let server = shared.get(scenario.workers);
+    if (!server) shared.set(scenario.workers, (server = startProveServer(target.url, sku, scenario.workers, options)));
+    return server;
+  };
+  const results: ScenarioResult[] = [];
+  const done = (result: ScenarioResult) => {
+    results.push(result);
+    onResult(result);
+  };
+  /** The previous scenario's verify, still running while the next one's buyers connect. */
+  let judging: Promise<void> = Promise.resolve();
+  try {
+    for (const [k, run] of runs.entries()) {
+      if (run.scenario.faults) {
+        await judging;
+        done(await runFaultScenario(target.url, label, run, options, pool));
+        continue;
+      }
+      const workers = run.scenario.workers;
+      const later = runs.slice(k + 1).filter(({ scenario }) => !scenario.faults);
+      const lastOnThisServer = !later.some(({ scenario }) => scenario.workers === workers);
+      const server = sharedServer(run);
+      // While the last scenario on a single server process runs (its own
+      // process, its own port), the next server boots alongside: a cluster's
+      // boot is then off the critical path. Two clusters never overlap: their
+      // port-0 listeners would share one port.
+      const next = later.find(({ scenario }) => scenario.workers !== workers);
+      if (lastOnThisServer && workers <= 1 && next) void sharedServer(next).catch(() => undefined);
+      const running = await server;
+      // A server whose last attack is over stops while verify reads the
+      // database (verify needs no server), and after the last attack of
+      // all, so do the buyer processes.
+      const lastOfAll = lastTarget && k === runs.length - 1;
+      const teardown = lastOnThisServer
+        ? async () => {
+            shared.delete(workers);
+            await Promise.all([running.stop(), lastOfAll ? pool.close() : undefined]);
+          }
+        : undefined;
+      const attacking = attack({ database: label, databaseUrl: running.databaseLabel, sku: run.sku }, target.url, run, running, options, pool, undefined);
+      // Its verdict is awaited below, after the previous one's.
+      attacking.catch(() => undefined);
+      // The previous scenario is verified while this one's buyers open their
+      // connections: verify reads a finished history and the database, and
+      // its item is not this run's. Results still come in scenario order.
+      await judging;
+      const attacked = await attacking;
+      judging = judge(attacked, teardown).then(done);
+      judging.catch(() => undefined);
+    }
+    await judging;
+  } finally {
+    await Promise.all([...shared.values()].map((server) => server.then((running) => running.stop(), () => undefined)));
+  }
+  return results;
+}
+
+/** Creates each scenario's item if absent and sets it to the stock with an empty ledger, over one connection. */
+async function prepareItems(url: string, runs: ScenarioRun[], stock: number): Promise<void> {
+  const adapter = await openAdapter({ url });
+  try {
+    for (const { sku } of runs) {
+      await prepareStore(adapter, { sku, itemName: PROVE_ITEM_NAME, stock });
+      await resetStock(adapter, sku, stock);
+    }
+  } finally {
+    await adapter.close();
+  }
+}
+
+function startProveServer(url: string, sku: string, workers: number, options: ProveOptions): Promise<RunningServer> {
+  return startServer({ url, host: '127.0.0.1', port: 0, sku, itemName: PROVE_ITEM_NAME, stock: options.stock, workers, separateProcess: true, strategy: options.strategy });
+}
+
+/** The faults scenario: a server of its own, with its own database connections when `drop` must tell them apart. */
+async function runFaultScenario(url: string, label: string, run: ScenarioRun, options: ProveOptions, pool: BuyerPool): Promise<ScenarioResult> {
   // Only `drop` needs the server's connections told apart from everyone else's.
-  const connections = scenario.faults?.includes('drop') ? await isolateServerConnections(target.url) : undefined;
+  const connections = run.scenario.faults?.includes('drop') ? await isolateServerConnections(url) : undefined;
   let result: ScenarioResult | undefined;
   try {
-    // The table names the database as the user gave it, not by the run's own tag or database.
-    const name = target.name ?? maskPassword(target.url);
-    result = await serveAndProve({ name, url: connections?.serverUrl ?? target.url }, sku, scenario, history, options, connections);
-    return result;
+    const serverUrl = connections?.serverUrl ?? url;
+    const server = await startProveServer(serverUrl, run.sku, run.scenario.workers, options);
+    try {
+      result = await judge(await attack({ database: label, databaseUrl: server.databaseLabel, sku: run.sku }, serverUrl, run, server, options, pool, connections));
+      return result;
+    } finally {
+      await server.stop();
+    }
   } finally {
     // A failed run keeps its database, like its history, so verify can be rerun by hand.
     await connections?.release(result?.status === 'FAIL');
   }
 }
 
-async function serveAndProve(
-  { url, name }: { url: string; name?: string },
-  sku: string,
-  scenario: Scenario,
-  history: string,
-  options: ProveOptions,
-  connections: ServerConnections | undefined,
-): Promise<ScenarioResult> {
-  const adapter = await openAdapter({ url });
-  const label = name ?? adapter.label;
-  try {
-    await prepareStore(adapter, { sku, itemName: 'flashsale prove', stock: options.stock });
-    await resetStock(adapter, sku, options.stock);
-  } finally {
-    await adapter.close();
-  }
-  const server = await startServer({
-    url,
-    host: '127.0.0.1',
-    port: 0,
-    sku,
-    itemName: 'flashsale prove',
-    stock: options.stock,
-    workers: scenario.workers,
-    separateProcess: true,
-    strategy: options.strategy,
-  });
-  try {
-    return await attackAndVerify({ database: label, databaseUrl: server.databaseLabel, sku }, url, scenario, history, server, options, connections);
-  } finally {
-    await server.stop();
-  }
+type ScenarioNames = Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>;
+
+/** A scenario whose attack is over, waiting for its verdict. */
+interface Attacked {
+  names: ScenarioNames;
+  url: string;
+  run: ScenarioRun;
+  summary: AttackSummary;
+  attackS: number;
+  faults: { reports: FaultReport[] };
+  allowedErrors: number;
+  /** Given each scenario's audit as it is judged (`--html`). */
+  onAudit: ProveOptions['onAudit'];
 }
 
-async function attackAndVerify(
-  names: Pick<ScenarioResult, 'database' | 'databaseUrl' | 'sku'>,
+async function attack(
+  names: ScenarioNames,
   url: string,
-  scenario: Scenario,
-  history: string,
+  run: ScenarioRun,
   server: RunningServer,
   options: ProveOptions,
+  pool: BuyerPool,
   connections: ServerConnections | undefined,
-): Promise<ScenarioResult> {
+): Promise<Attacked> {
+  const { scenario, history } = run;
   const faults = scenario.faults
     ? planFaults({ names: scenario.faults, dialect: parseDatabaseUrl(url).dialect, stock: options.stock, buyers: scenario.buyers, connections })
     : { injections: [], reports: [] };
@@ -199,6 +290,8 @@ async function attackAndVerify(
     processes: options.processes,
     timeoutMs: options.timeoutMs,
     quantity: 1,
+    // The item named in every purchase: a server shared by several scenarios sells each its own.
+    body: `{"buyer_id":"{{buyer}}","sku":${JSON.stringify(names.sku)},"quantity":{{quantity}}}`,
     headers: [],
     method: 'POST',
     okStatus: [200, 201],
@@ -207,12 +300,25 @@ async function attackAndVerify(
     purchaseIdField: 'purchase_id',
     historyPath: history,
     faults: faults.injections,
-  });
+  }, {}, pool);
   const attackS = (performance.now() - attackStarted) / 1000;
+  return { names, url, run, summary, attackS, faults, allowedErrors, onAudit: options.onAudit };
+}
+
+/**
+ * Verifies an attacked scenario against its history and the database, and
+ * names what failed. `whileVerifying` runs alongside (stopping a server no
+ * one needs: verify reads the database, never the server).
+ */
+async function judge({ names, url, run: { scenario, history }, summary, attackS, faults, allowedErrors, onAudit }: Attacked, whileVerifying?: () => Promise<void>): Promise<ScenarioResult> {
   const verifyStarted = performance.now();
-  const audited = await audit({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors });
+  let verifyS = 0;
+  const verifying = audit({ histories: [history], db: url, sku: names.sku, maxErrors: allowedErrors }).then((audited) => {
+    verifyS = (performance.now() - verifyStarted) / 1000;
+    return audited;
+  });
+  const [audited] = await Promise.all([verifying, whileVerifying?.()]);
   const { verdict } = audited;
-  const verifyS = (performance.now() - verifyStarted) / 1000;
   const sold = summary.outcomes.bought;
   const errors = summary.types.info;
   const anomalies = verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
@@ -245,6 +351,6 @@ async function attackAndVerify(
     history,
     verdict,
   };
-  options.onAudit?.(result, audited);
+  onAudit?.(result, audited);
   return result;
 }
