@@ -27,6 +27,7 @@ import { measureHttpFloor, type FloorFigures } from './http-floor.js';
 import { measurePostgresHotRow, type HotRowFigures } from './hot-row.js';
 import { describeMachine, loadAverage1m, machineLine } from './machine.js';
 import { measureAttackRss, startTrivialEndpoint, type RssRun } from './rss.js';
+import { DEFAULT_RESERVATION_FLOWS, describeReservations, measureReservations, type ReservationFigures } from './reservations.js';
 import {
   benchDatabase,
   databaseTargets,
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
   let attack: GatheredBench | null;
   const rss: RssRun[] = [];
   let hotRow: HotRowFigures[] = [];
+  let reservations: ReservationFigures | null = null;
   try {
     log(`http floor: a node:http server with no database, ${options.stock.toLocaleString('en-US')} requests at ${options.concurrencies.join(' and ')} in flight`);
     try {
@@ -115,6 +117,17 @@ async function main(): Promise<void> {
     log(`prove: ${PROVE_RUNS} runs of flashsale prove --json (1000 buyers, 100 units, SQLite)`);
     prove = await gatherProve();
     if (prove.error) failures.push(`prove: ${prove.error}`);
+
+    // BENCH_RESERVATION_FLOWS=1000 is the reduced mode (node dist/bench/reservations.js --reduced alone).
+    const flows = Number(process.env.BENCH_RESERVATION_FLOWS) || DEFAULT_RESERVATION_FLOWS;
+    log(`reservations: ${flows.toLocaleString('en-US')} reserve+confirm flows through serve on SQLite, 64 in flight`);
+    try {
+      reservations = await measureReservations({ flows, concurrency: 64, deadlineMs: 60_000, scratchDir: scratch });
+      log(`  ${describeReservations(reservations)}`);
+      if (reservations.errors > 0 || reservations.database_confirmed !== reservations.confirmed) failures.push(`reservations: ${describeReservations(reservations)}`);
+    } catch (error) {
+      failures.push(`reservations: ${(error as Error).message}`);
+    }
 
     log('verify: node dist/bench/verify.js (1,000,000 operations)');
     verify = await gather(join(ROOT, 'dist', 'bench', 'verify.js'), 300_000);
@@ -168,7 +181,7 @@ async function main(): Promise<void> {
     await rm(scratch, { recursive: true, force: true });
   }
 
-  const targets = [...judge(rows, prove, verify, attack, rss), ...judgeBatch(rows, floor, hotRow)];
+  const targets = [...judge(rows, prove, verify, attack, rss), ...judgeBatch(rows, floor, hotRow), ...judgeReservations(reservations)];
   const results = {
     bench: 'all',
     generated_at: new Date().toISOString(),
@@ -187,6 +200,8 @@ async function main(): Promise<void> {
       hot_row: hotRow,
     },
     prove,
+    /** reserve + confirm through the reference server on SQLite (issue 12). */
+    reservations,
     verify,
     attack,
     attack_rss: rss,
@@ -196,7 +211,7 @@ async function main(): Promise<void> {
   await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
-  process.stdout.write(`${render(machineLine(machine), rows, floor, hotRow, prove, verify, attack, rss, targets)}\n`);
+  process.stdout.write(`${render(machineLine(machine), rows, floor, hotRow, prove, verify, attack, rss, targets, reservations)}\n`);
   process.stdout.write(`figures: ${RESULTS}\n`);
   for (const failure of failures) process.stdout.write(`not measured: ${failure}\n`);
   if (failures.length > 0) process.exitCode = 1;
@@ -400,6 +415,22 @@ function judgeBatch(rows: ThroughputRow[], floor: FloorFigures[], hotRow: HotRow
   return targets;
 }
 
+/**
+ * Issue 12's aim for the reservation flow: 500 requests/s (250 reserve +
+ * confirm flows) with p95 under 200 ms, here per whole flow.
+ */
+function judgeReservations(figures: ReservationFigures | null): Target[] {
+  if (!figures) return [];
+  return [
+    {
+      name: 'reservations, SQLite',
+      target: '≥ 250 flows/s, flow p95 < 200 ms',
+      value: `${fmtRate(figures.flows_per_second)} flows/s, p95 ${figures.flow_latency_ms.p95} ms`,
+      met: figures.flows_per_second >= 250 && figures.flow_latency_ms.p95 < 200,
+    },
+  ];
+}
+
 function render(
   machine: string,
   rows: ThroughputRow[],
@@ -410,6 +441,7 @@ function render(
   attack: GatheredBench | null,
   rss: RssRun[],
   targets: Target[],
+  reservations: ReservationFigures | null,
 ): string {
   const width = THROUGHPUT_HEAD.length;
   const table = new Table({ head: THROUGHPUT_HEAD, style: { head: [], border: [] } });
@@ -435,6 +467,7 @@ function render(
           .map((run) => `${run.attack_s?.toFixed(3)} + ${run.verify_s?.toFixed(3)}`)
           .join(', ')}); whole command ${prove.wall_s?.toFixed(2)} s`;
   figure('prove, SQLite 1000/100', proveValue, prove.load_average_1m);
+  figure('reservations, SQLite', reservations ? describeReservations(reservations) : 'not measured');
   const v = verify.json;
   figure(
     'bench:verify',

@@ -21,6 +21,9 @@ interface Holds {
   confirmed: string;
   cancelled: string;
   expired: string;
+  /** The Idempotency-Key of the `held` hold's reserve, and of the `confirmed` hold's confirm (unique per run: the databases are shared). */
+  heldKey: string;
+  confirmKey: string;
 }
 
 interface BadInput {
@@ -52,8 +55,8 @@ const BAD_INPUTS: BadInput[] = [
   { name: 'reserve: JSON without a content type', status: 415, error: 'unsupported_media_type', send: (sku) => raw('/reserve', JSON.stringify({ sku }), []) },
   { name: 'reserve: body over 16 KiB', status: 413, error: 'body_too_large', send: (sku) => post('/reserve', { sku, pad: big }) },
   { name: 'reserve: empty Idempotency-Key', status: 400, error: 'invalid_request', send: (sku) => post('/reserve', { sku }, '') },
-  { name: 'reserve: a key already used by a confirm', status: 422, error: 'idempotency_key_reused', send: (sku) => post('/reserve', { sku }, 'fixture-confirm-key') },
-  { name: 'reserve: a key already used for another quantity', status: 422, error: 'idempotency_key_reused', send: (sku) => post('/reserve', { sku, buyer_id: 'owner', quantity: 2 }, 'fixture-held-key') },
+  { name: 'reserve: a key already used by a confirm', status: 422, error: 'idempotency_key_reused', send: (sku, holds) => post('/reserve', { sku }, holds.confirmKey) },
+  { name: 'reserve: a key already used for another quantity', status: 422, error: 'idempotency_key_reused', send: (sku, holds) => post('/reserve', { sku, buyer_id: 'owner', quantity: 2 }, holds.heldKey) },
   // POST /confirm
   { name: 'confirm: missing reservation_id', status: 400, error: 'invalid_request', send: () => post('/confirm', { buyer_id: 'owner' }) },
   { name: 'confirm: empty body', status: 400, error: 'invalid_request', send: () => ({ method: 'POST', path: '/confirm' }) },
@@ -72,7 +75,7 @@ const BAD_INPUTS: BadInput[] = [
   { name: 'confirm: twice (another key)', status: 409, error: 'already_confirmed', send: (_sku, holds) => post('/confirm', { reservation_id: holds.confirmed }) },
   { name: 'confirm: after cancel', status: 409, error: 'reservation_cancelled', send: (_sku, holds) => post('/confirm', { reservation_id: holds.cancelled }) },
   { name: 'confirm: after expiry', status: 410, error: 'reservation_expired', send: (_sku, holds) => post('/confirm', { reservation_id: holds.expired, buyer_id: 'owner' }) },
-  { name: 'confirm: a key already used by the reserve', status: 422, error: 'idempotency_key_reused', send: (_sku, holds) => post('/confirm', { reservation_id: holds.held }, 'fixture-held-key') },
+  { name: 'confirm: a key already used by the reserve', status: 422, error: 'idempotency_key_reused', send: (_sku, holds) => post('/confirm', { reservation_id: holds.held }, holds.heldKey) },
   // POST /cancel
   { name: 'cancel: missing reservation_id', status: 400, error: 'invalid_request', send: () => post('/cancel', {}) },
   { name: 'cancel: reservation_id as an object', status: 400, error: 'invalid_request', send: () => post('/cancel', { reservation_id: { id: 'r_1' } }) },
@@ -82,7 +85,7 @@ const BAD_INPUTS: BadInput[] = [
   { name: 'cancel: after confirm', status: 409, error: 'already_confirmed', send: (_sku, holds) => post('/cancel', { reservation_id: holds.confirmed }) },
   { name: 'cancel: twice (another key)', status: 409, error: 'already_cancelled', send: (_sku, holds) => post('/cancel', { reservation_id: holds.cancelled }) },
   { name: 'cancel: after expiry', status: 410, error: 'reservation_expired', send: (_sku, holds) => post('/cancel', { reservation_id: holds.expired }) },
-  { name: 'cancel: the confirm\'s key on another step', status: 422, error: 'idempotency_key_reused', send: (_sku, holds) => post('/cancel', { reservation_id: holds.held }, 'fixture-confirm-key') },
+  { name: 'cancel: the confirm\'s key on another step', status: 422, error: 'idempotency_key_reused', send: (_sku, holds) => post('/cancel', { reservation_id: holds.held }, holds.confirmKey) },
   // GET /reservations/:id and methods
   { name: 'GET an unknown reservation', status: 404, error: 'unknown_reservation', send: () => ({ path: `/reservations/r_${'f'.repeat(24)}` }) },
   { name: 'GET a reservation id with NUL', status: 400, error: 'invalid_request', send: () => ({ path: '/reservations/r_%00' }) },
@@ -111,8 +114,10 @@ for (const db of DATABASES) {
       client = new Client(server.url, 8);
       adapter = await openAdapter({ url });
       const hold = async (key?: string) => (await client.call(post('/reserve', { sku, buyer_id: 'owner' }, key))).body.reservation_id as string;
-      holds = { held: await hold('fixture-held-key'), confirmed: await hold(), cancelled: await hold(), expired: '' };
-      assert.equal((await client.call(post('/confirm', { reservation_id: holds.confirmed }, 'fixture-confirm-key'))).status, 200);
+      const heldKey = `held-${randomUUID()}`;
+      const confirmKey = `confirm-${randomUUID()}`;
+      holds = { held: await hold(heldKey), confirmed: await hold(), cancelled: await hold(), expired: '', heldKey, confirmKey };
+      assert.equal((await client.call(post('/confirm', { reservation_id: holds.confirmed }, confirmKey))).status, 200);
       assert.equal((await client.call(post('/cancel', { reservation_id: holds.cancelled }))).status, 200);
       // A hold made ten minutes ago by the clock, so already due: the server's sweeper expires it.
       const past = reservationFlow(adapter, 'lock', () => Date.now() - 600_000);

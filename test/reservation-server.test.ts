@@ -155,7 +155,9 @@ for (const db of DATABASES) {
       const item = uniqueSku('clock');
       await prepareStore(adapter, { sku: item, itemName: 'clock', stock: 5 });
       await resetStock(adapter, item, 5);
-      let nowMs = 1_000_000;
+      // An hour ahead of the real clock: the servers' sweepers (real time,
+      // every item of the shared database) leave these holds alone.
+      let nowMs = Date.now() + 3_600_000;
       const flow = reservationFlow(adapter, 'lock', () => nowMs);
       const hold = async (quantity: number) => {
         const outcome = await flow.reserve({ sku: item, buyerId: 'b', quantity, requestId: `r-${randomUUID()}`, ttlMs: 1000 });
@@ -172,7 +174,6 @@ for (const db of DATABASES) {
       nowMs += 1;
       await assert.rejects(confirm(late), { httpStatus: 410, httpError: 'reservation_expired' });
       await assert.rejects(confirm(late), { httpStatus: 410 });
-      assert.equal(await flow.sweep(nowMs), 0, 'nothing left for the sweeper');
       const state = await readReservationState(adapter, item);
       assert.deepEqual(state.events.map((event) => [event.kind, event.stockAfter]), [['hold', 4], ['hold', 1], ['confirm', 1], ['expire', 4]]);
       assert.deepEqual([state.inventory.current_stock, state.inventory.held, state.inventory.confirmed], [4, 0, 1]);

@@ -21,7 +21,7 @@ export const mysqlReservationSchema = (collation: string): string[] => [
      UNIQUE KEY reservations_reservation_id (reservation_id),
      UNIQUE KEY reservations_request_id (request_id),
      KEY reservations_due (state, expires_at_ms),
-     KEY reservations_sku (sku, state)
+     KEY reservations_item_due (sku, state, expires_at_ms)
    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`,
   `CREATE TABLE IF NOT EXISTS reservation_events (
      id             BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS reservations (
   settled_at_ms  BIGINT
 );
 CREATE INDEX IF NOT EXISTS reservations_due ON reservations (state, expires_at_ms);
-CREATE INDEX IF NOT EXISTS reservations_sku ON reservations (sku, state);
+CREATE INDEX IF NOT EXISTS reservations_item_due ON reservations (sku, state, expires_at_ms);
 CREATE TABLE IF NOT EXISTS reservation_events (
   id             BIGSERIAL PRIMARY KEY,
   reservation_id TEXT      NOT NULL,
