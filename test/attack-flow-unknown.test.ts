@@ -80,6 +80,19 @@ describe('attack --flow: unknown and refused steps', () => {
     assert.ok([...shop!.holds.values()].every((hold) => hold.state === 'held'));
   });
 
+  test('a confirm body naming a field the reserve\'s answer lacks is not sent, and the summary says why', async () => {
+    shop = await startReservationShop({ stock: 100 });
+    const path = join(scratch, 'missing-field.jsonl');
+    const run = await runCli(['attack', '--target', shop.url, '--flow', 'reserve-confirm', '--buyers', String(BUYERS), '--concurrency', '4', '--processes', '1', '--confirm', '1', '--think', '0ms', '--confirm-body', '{"reservation_id":"{{reserve.hold_id}}"}', '--history', path]);
+    assert.equal(run.code, 0, run.stderr);
+    const { steps } = await flowHistory(path);
+    assert.equal(steps.length, BUYERS);
+    assert.ok(steps.every((step) => step.step === 'reserve' && step.outcome === 'reserved'));
+    assert.equal(shop.seen.length, BUYERS);
+    assert.match(run.stdout, /12 not sent \(stopped, or a field missing\)/);
+    assert.match(run.stdout, /12\s+confirm not sent: no "hold_id" in the reserve's answer/);
+  });
+
   test('Ctrl-C during the think time: no confirm is sent, the history ends interrupted, exit 130', async () => {
     shop = await startReservationShop({ stock: 100 });
     const path = join(scratch, 'interrupted.jsonl');

@@ -53,18 +53,25 @@ export interface FlowOptions {
 
 /** A flow with every default filled in, in a form that crosses the IPC channel. */
 export interface FlowPlan {
+  /** The flow every buyer runs (the meta line's `flow`). */
   name: FlowName;
+  /** Share of held flows that confirm. */
   confirmShare: number;
+  /** Share of held flows that cancel; the rest abandon. */
   cancelShare: number;
+  /** Think time range in ms, from the reserve's answer to the next step's send. */
   thinkMs: { min: number; max: number };
   /** Path and query of each step's request on the target's origin. */
   paths: Record<StepName, string>;
   /** Body template of each step. */
   bodies: Record<StepName, string>;
+  /** Dotted path to the reservation id in the reserve's answer. */
   reservationIdField: string;
-  /** "" when the target states no hold time. */
+  /** Dotted path to the hold time in seconds; "" when the target states none. */
   ttlField: string;
+  /** Confirm and cancel statuses that mean the step happened. */
   settleOkStatus: number[];
+  /** Confirm and cancel statuses that mean the hold had expired. */
   expiredStatus: number[];
 }
 

@@ -12,13 +12,17 @@ import type { RuleSources } from './plan.js';
 
 /** What one step's request became, ready to be written as a step line. */
 export interface StepClassified {
+  /** What the step became; its type is STEP_OUTCOME_TYPE's. */
   outcome: StepOutcome;
+  /** Units the answer says are available, or null. */
   remaining: number | null;
   /** A reserve's reservation id from its answer; null otherwise. */
   reservationId: string | null;
   /** A reserve's stated hold time in ms; null otherwise. */
   ttlMs: number | null;
+  /** The step line's `error`: why it is not plainly a success or a definite refusal, with details. */
   error: string | null;
+  /** The same reason without details, for counting causes. */
   cause: string | null;
   /** A reserve's answer parsed as JSON, for `{{reserve.FIELD}}` in the next step; undefined otherwise. */
   answer: unknown;
