@@ -451,7 +451,7 @@ class Coordinator {
         failed: this.children.reduce((sum, child) => sum + (child.ready?.failed ?? 0), 0),
       },
       errors: [...errors].map(([cause, count]) => ({ cause, count })).sort((a, b) => b.count - a.count || a.cause.localeCompare(b.cause)),
-      ...(plan.flow ? { flow: flowSummary(plan.flow, this.steps, results) } : {}),
+      ...(plan.flow ? { flow: flowSummary(plan.flow, this.steps, results, { latencyMs, mergeHistograms }) } : {}),
     };
   }
 }

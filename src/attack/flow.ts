@@ -7,7 +7,6 @@ import { ConfigError } from '../errors.js';
 import { STEP_NAMES, STEP_OUTCOMES, type FlowName, type StepName, type StepOutcome } from '../history/types.js';
 import { seededRandom } from './arrivals.js';
 import { pick } from './classify.js';
-import { latencyMs, mergeHistograms } from './histogram.js';
 import type { ResultMessage } from './protocol.js';
 import type { FlowSummary } from './summary.js';
 import { compileTemplate, type TemplateValues } from './template.js';
@@ -211,7 +210,13 @@ export function addStepCounts(totals: number[], batch: readonly number[] | undef
 }
 
 /** The flow part of the attack summary, from the step lines counted and the children's results. */
-export function flowSummary(flow: FlowPlan, counts: readonly number[], results: readonly ResultMessage[]): FlowSummary {
+export function flowSummary(
+  flow: FlowPlan,
+  counts: readonly number[],
+  results: readonly ResultMessage[],
+  // Given by the coordinator, which loads the histogram library while its children boot.
+  { latencyMs, mergeHistograms }: Pick<typeof import('./histogram.js'), 'latencyMs' | 'mergeHistograms'>,
+): FlowSummary {
   const steps = Object.fromEntries(
     STEP_NAMES.map((step, s) => {
       const outcomes = Object.fromEntries(STEP_OUTCOMES.map((outcome, k) => [outcome, counts[s * STEP_OUTCOMES.length + k] ?? 0])) as Record<StepOutcome, number>;
