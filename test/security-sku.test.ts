@@ -64,7 +64,9 @@ describe('MySQL: skus compare exactly, and tables from earlier versions are conv
        WHERE TABLE_SCHEMA = ? AND COLUMN_NAME IN ('sku', 'buyer_id', 'request_id') ORDER BY t, c`,
       [database],
     )) as unknown as [Array<{ t: string; c: string; collation: string }>];
-    assert.equal(rows.length, 4);
+    // The four columns of the tables made with the old collation, converted; the reservation tables come new with it.
+    const legacy = rows.filter((row) => row.t === 'inventory' || row.t === 'purchases').map((row) => `${row.t}.${row.c}`);
+    assert.deepEqual(legacy, ['inventory.sku', 'purchases.buyer_id', 'purchases.request_id', 'purchases.sku']);
     for (const row of rows) assert.match(row.collation, /^(utf8mb4_nopad_bin|utf8mb4_0900_bin)$/, `${row.t}.${row.c}`);
   });
 
