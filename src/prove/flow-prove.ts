@@ -4,12 +4,9 @@
 // verify the run with the reservation checks (R1–R7). Beyond the verdict, a
 // scenario that must exercise expiry fails when it did not: a pass that never
 // saw a hold expire and come back proves nothing about expiry.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAdapter } from '../../adapters/open.js';
 import { readReservationSnapshot, type ReservationSnapshot } from '../../adapters/reservation-reader.js';
-import { isStrategyName, loadStrategy } from '../../adapters/strategies/index.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
 import { maskPassword, parseDatabaseUrl } from '../../adapters/url.js';
 import { startServer } from '../../reference-server/launcher.js';
@@ -18,7 +15,7 @@ import type { AttackSummary } from '../attack/summary.js';
 import { ConfigError } from '../errors.js';
 import { audit } from '../verify/verify.js';
 import { flowScenarios, type FlowScenario } from './flow-scenarios.js';
-import { PROVE_SKU_PREFIX, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
+import { concludeProof, proofTargets, PROVE_SKU_PREFIX, type ProofTarget, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
 
 /** The options `prove --flow reserve` takes: those of prove without the purchase-only ones. */
 export type FlowProveOptions = Omit<ProveOptions, 'faults' | 'onlyFaults' | 'buyers'>;
@@ -27,15 +24,8 @@ export type FlowProveOptions = Omit<ProveOptions, 'faults' | 'onlyFaults' | 'buy
 const FLOW_SKU_PREFIX = `${PROVE_SKU_PREFIX}flow-`;
 
 export async function proveFlow(options: FlowProveOptions, hooks: ProveHooks = {}): Promise<ProveReport> {
-  for (const url of options.databases) parseDatabaseUrl(url);
   if (options.stock < 2) throw new ConfigError('--stock must be at least 2 to prove a reservation flow');
-  if (!isStrategyName(options.strategy)) await loadStrategy(options.strategy);
-  const workDir = await mkdtemp(join(tmpdir(), 'flashsale-prove-flow-'));
-  const targets: Array<{ url: string; name?: string }> = [
-    ...(options.includeTemporarySqlite ? [{ url: `sqlite:${join(workDir, 'flashsale.db')}`, name: 'sqlite (temporary file)' }] : []),
-    ...options.databases.map((url) => ({ url })),
-  ];
-  if (targets.length === 0) throw new ConfigError('no database to prove on');
+  const { workDir, targets } = await proofTargets(options, 'flashsale-prove-flow-');
   const results: ScenarioResult[] = [];
   for (const target of targets) {
     for (const [index, scenario] of flowScenarios(options).entries()) {
@@ -45,13 +35,11 @@ export async function proveFlow(options: FlowProveOptions, hooks: ProveHooks = {
       hooks.onResult?.(result);
     }
   }
-  const status = results.every((result) => result.status === 'PASS') ? 'PASS' : 'FAIL';
-  if (status === 'PASS') await rm(workDir, { recursive: true, force: true });
-  return { status, strategy: options.strategy, results, workDir };
+  return concludeProof(results, options, workDir);
 }
 
 async function runFlowScenario(
-  target: { url: string; name?: string },
+  target: ProofTarget,
   sku: string,
   scenario: FlowScenario,
   history: string,

@@ -99,18 +99,9 @@ export interface ProveHooks {
  * and event loop are not shared.
  */
 export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Promise<ProveReport> {
-  for (const url of options.databases) parseDatabaseUrl(url);
   if (options.stock < 1) throw new ConfigError('--stock must be at least 1 to prove anything');
   if (options.onlyFaults && !options.faults?.length) throw new ConfigError('--only-faults needs --faults to say which faults to inject');
-  // A strategy module of the user's is loaded once here, so a wrong path is one line before any server starts.
-  if (!isStrategyName(options.strategy)) await loadStrategy(options.strategy);
-  const workDir = await mkdtemp(join(tmpdir(), 'flashsale-prove-'));
-  // The temporary file is named for what it is; every other database by its (masked) URL.
-  const targets: Array<{ url: string; name?: string }> = [
-    ...(options.includeTemporarySqlite ? [{ url: `sqlite:${join(workDir, 'flashsale.db')}`, name: 'sqlite (temporary file)' }] : []),
-    ...options.databases.map((url) => ({ url })),
-  ];
-  if (targets.length === 0) throw new ConfigError('no database to prove on');
+  const { workDir, targets } = await proofTargets(options, 'flashsale-prove-');
   // One set of buyer processes for every attack, booting while the first server does.
   const pool = new BuyerPool(options.processes ?? availableParallelism());
   const results: ScenarioResult[] = [];
@@ -121,6 +112,38 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   } finally {
     await pool.close();
   }
+  return concludeProof(results, options, workDir);
+}
+
+/** A database to prove on: its URL, and how the table names it when not by its URL. */
+export interface ProofTarget {
+  url: string;
+  name?: string;
+}
+
+/**
+ * Checks what a proof is given before anything starts, and makes its work
+ * folder: the databases to prove on, the temporary SQLite file first.
+ */
+export async function proofTargets(
+  options: Pick<ProveOptions, 'databases' | 'includeTemporarySqlite' | 'strategy'>,
+  workPrefix: string,
+): Promise<{ workDir: string; targets: ProofTarget[] }> {
+  for (const url of options.databases) parseDatabaseUrl(url);
+  // A strategy module of the user's is loaded once here, so a wrong path is one line before any server starts.
+  if (!isStrategyName(options.strategy)) await loadStrategy(options.strategy);
+  const workDir = await mkdtemp(join(tmpdir(), workPrefix));
+  // The temporary file is named for what it is; every other database by its (masked) URL.
+  const targets: ProofTarget[] = [
+    ...(options.includeTemporarySqlite ? [{ url: `sqlite:${join(workDir, 'flashsale.db')}`, name: 'sqlite (temporary file)' }] : []),
+    ...options.databases.map((url) => ({ url })),
+  ];
+  if (targets.length === 0) throw new ConfigError('no database to prove on');
+  return { workDir, targets };
+}
+
+/** The proof's verdict; a passing proof leaves no files behind, a failing one keeps its histories. */
+export async function concludeProof(results: ScenarioResult[], options: Pick<ProveOptions, 'strategy'>, workDir: string): Promise<ProveReport> {
   const status = results.every((result) => result.status === 'PASS') ? 'PASS' : 'FAIL';
   if (status === 'PASS') await rm(workDir, { recursive: true, force: true });
   return { status, strategy: options.strategy, results, workDir };
@@ -141,7 +164,7 @@ interface ScenarioRun {
  * scenario gets a server of its own, since it kills and pauses it.
  */
 async function proveOn(
-  target: { url: string; name?: string },
+  target: ProofTarget,
   workDir: string,
   options: ProveOptions,
   pool: BuyerPool,
