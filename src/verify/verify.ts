@@ -104,7 +104,8 @@ export interface FlowEvidence extends Omit<Evidence, 'state' | 'join'> {
  */
 export function judgeFlow(steps: readonly Step[], evidence: FlowEvidence): Verdict {
   const cut = (evidence.files ?? []).filter((file) => !file.end);
-  const incompleteRuns = new Set(cut.map((file) => file.meta.run_id));
+  // A run missing a shard is incomplete too: rows of that shard's flows were never recorded.
+  const incompleteRuns = new Set([...cut.map((file) => file.meta.run_id), ...(evidence.missingShards ?? []).map((shard) => shard.runId)]);
   const incompleteFiles = new Set(cut.map((file) => file.file));
   const facts = { steps, initialStock: evidence.initialStock, realtime: evidence.realtime, ttlMs: evidence.ttlMs, incompleteRuns, incompleteFiles };
   const checks = [...reservationChecks(facts, evidence.reservations, evidence.historyOnly ?? false), errorBudget(steps, evidence.maxErrors, describeStep), ...shardsCheck(evidence.missingShards)];
