@@ -9,7 +9,10 @@ import { describe, test } from 'node:test';
 import { requestId, shardIndices } from '../src/attack/plan.js';
 import { HISTORY_SCHEMA, type HistoryMeta, type HistoryShard } from '../src/history/types.js';
 import { formatEndLine, formatMetaLine, formatOpLine } from '../src/history/writer.js';
+import type { Realtime } from '../src/verify/clocks.js';
+import { judgeFlow } from '../src/verify/verify.js';
 import { runCli } from './helpers/cli.js';
+import { confirmed, reserved } from './helpers/reservation-steps.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-verify-shards-'));
 const MS = 1_000_000n;
@@ -151,5 +154,22 @@ describe('verify: shards of two machines', () => {
     assert.equal(code, 0, JSON.stringify(verdict.checks));
     assert.equal(checkOf(verdict, 'H4')!.status, 'N/A');
     assert.match(checkOf(verdict, 'H4')!.reason!, /not every history recorded its wall clock/);
+  });
+});
+
+describe('verify: reservation flows of two machines (R2, R3)', () => {
+  // Stock 1. Host A holds r_1 from 1 ms to 1001 ms (ttl 1000 ms); host B
+  // holds r_2 from 21 ms: both surely held at once, by 980 ms, on the wall clocks.
+  const hosts = (skewNs: number | undefined): Realtime => ({ exact: false, reason: 'merged shards come from 2 machines', hosts: { hostOf: new Map([['a', 0], ['b', 1]]), count: 2, skewNs } });
+  const steps = [reserved('f1', 'r_1', 0, 1, { file: 'a' }), reserved('f2', 'r_2', 20, 21, { file: 'b' })];
+  const checkOf = (id: string, realtime: Realtime) => judgeFlow(steps, { initialStock: 1, reservations: { none: true }, realtime, maxErrors: Infinity, historyOnly: true }).checks.find((check) => check.id === id)!;
+
+  test('R2 is N/A across machines without --clock-skew', () => assert.equal(checkOf('R2', hosts(undefined)).status, 'N/A'));
+  test('R2 FAILs when the holds overlap by more than the bound', () => assert.equal(checkOf('R2', hosts(10e6)).status, 'FAIL'));
+  test('R2 does not FAIL when they overlap by less than the bound', () => assert.equal(checkOf('R2', hosts(2000e6)).status, 'PASS'));
+  test('R3 compares a hold\'s own steps exactly: one flow is one machine', () => {
+    const late = [reserved('f1', 'r_1', 0, 1, { file: 'a', ttlMs: 10 }), confirmed('f1', 'r_1', 50, 51, { file: 'a' }), reserved('f2', 'r_2', 20, 21, { file: 'b' })];
+    const r3 = judgeFlow(late, { initialStock: 2, reservations: { none: true }, realtime: hosts(undefined), maxErrors: Infinity, historyOnly: true }).checks.find((check) => check.id === 'R3')!;
+    assert.equal(r3.status, 'FAIL', JSON.stringify(r3));
   });
 });
