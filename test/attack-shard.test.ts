@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buyersOf, childPlans, requestId, resolvePlan, shardIndices, shareOf, type AttackOptions } from '../src/attack/plan.js';
 import { ArrivalSchedule } from '../src/attack/arrivals.js';
-import { runCli } from './helpers/cli.js';
+import { assertOneLineError, runCli } from './helpers/cli.js';
 
 const options: AttackOptions = {
   target: 'http://127.0.0.1:3000/buy',
@@ -83,15 +83,6 @@ describe('shard split', () => {
   });
 });
 
-/** Exit 2, nothing on stdout, one line on stderr matching `pattern`. */
-function assertOneLineError(run: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
-  assert.equal(run.code, 2, run.stderr);
-  assert.equal(run.stdout, '');
-  const lines = run.stderr.trim().split('\n').filter((line) => !line.startsWith('(run with --help'));
-  assert.equal(lines.length, 1, run.stderr);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
-}
 
 describe('attack --shard, --run-id, --start-at: bad input is one line, exit 2', () => {
   // Port 9 (discard) is never dialled: the flags are refused first.
