@@ -29,48 +29,53 @@ export interface Timed {
   file: string;
 }
 
+/** The laters in invocation order, and for each the best earlier that surely completed before it. */
+export interface Preceding<T> {
+  byInvoke: T[];
+  /** best[k] goes with byInvoke[k]; undefined when nothing surely came before it. */
+  best: Array<T | undefined>;
+}
+
 /**
  * For each of `laters`, the best (by `better`) of `earliers` that surely
- * completed before it was invoked, or undefined. One host: a.complete <
- * b.invoke, one sweep, as the checks always did. Several: exactly within
- * each host, and across hosts only when a.complete + skew < b.invoke.
- * Sound either way: a pair it reports is ordered however the clocks erred
- * within the bound; pairs closer than that are never reported.
+ * completed before it was invoked. One host: a.complete < b.invoke, one
+ * sweep, as the checks always did. Several: exactly within each host, and
+ * across hosts only when a.complete + skew < b.invoke. Sound either way: a
+ * pair it reports is ordered however the clocks erred within the bound;
+ * pairs closer than that are never reported.
  */
-export function bestPreceding<T extends Timed>(earliers: readonly T[], laters: readonly T[], better: (a: T, b: T) => boolean, realtime: Realtime): Map<T, T> {
-  const best = new Map<T, T>();
-  const offer = (later: T, candidate: T) => {
-    const current = best.get(later);
-    if (!current || better(candidate, current)) best.set(later, candidate);
-  };
-  const sweep = (from: readonly T[], to: readonly T[], skew: number) => {
+export function bestPreceding<T extends Timed>(earliers: readonly T[], laters: readonly T[], better: (a: T, b: T) => boolean, realtime: Realtime): Preceding<T> {
+  const byInvoke = [...laters].sort((a, b) => a.invoke - b.invoke);
+  const best = new Array<T | undefined>(byInvoke.length);
+  // `at`: positions in byInvoke, ascending, so invocation order holds.
+  const sweep = (from: readonly T[], at: readonly number[] | undefined, skew: number) => {
     const byComplete = [...from].sort((a, b) => a.complete - b.complete);
-    const byInvoke = [...to].sort((a, b) => a.invoke - b.invoke);
     let top: T | undefined;
     let next = 0;
-    for (const later of byInvoke) {
+    const count = at ? at.length : byInvoke.length;
+    for (let j = 0; j < count; j++) {
+      const k = at ? at[j]! : j;
+      const later = byInvoke[k]!;
       while (next < byComplete.length && byComplete[next]!.complete + skew < later.invoke) {
         const done = byComplete[next++]!;
         if (!top || better(done, top)) top = done;
       }
-      if (top) offer(later, top);
+      if (top && (!best[k] || better(top, best[k]!))) best[k] = top;
     }
   };
   if (realtime.exact) {
-    sweep(earliers, laters, 0);
-    return best;
+    sweep(earliers, undefined, 0);
+    return { byInvoke, best };
   }
   const hosts = realtime.hosts;
-  if (!hosts) return best;
-  const groups = (list: readonly T[]) => {
-    const byHost = Array.from({ length: hosts.count }, () => [] as T[]);
-    for (const item of list) byHost[hosts.hostOf.get(item.file) ?? 0]!.push(item);
-    return byHost;
-  };
-  const [from, to] = [groups(earliers), groups(laters)];
-  for (let host = 0; host < hosts.count; host++) sweep(from[host]!, to[host]!, 0);
-  if (hosts.skewNs !== undefined) sweep(earliers, laters, hosts.skewNs);
-  return best;
+  if (!hosts) return { byInvoke, best };
+  const from = Array.from({ length: hosts.count }, () => [] as T[]);
+  for (const item of earliers) from[hosts.hostOf.get(item.file) ?? 0]!.push(item);
+  const at = Array.from({ length: hosts.count }, () => [] as number[]);
+  byInvoke.forEach((item, k) => at[hosts.hostOf.get(item.file) ?? 0]!.push(k));
+  for (let host = 0; host < hosts.count; host++) sweep(from[host]!, at[host], 0);
+  if (hosts.skewNs !== undefined) sweep(earliers, undefined, hosts.skewNs);
+  return { byInvoke, best };
 }
 
 /** Whether two times of these files may be compared at all, and with what margin: undefined when they may not. */

@@ -167,11 +167,10 @@ function realtimeOrder(facts: HistoryFacts, parts: Partition): CheckResult {
   if (parts.oks.length > 0 && parts.placed.length === 0) return notApplicable(id, name, NO_REMAINING);
   // For every buyer, the lowest remaining among the oks that completed
   // before it was invoked: it must be told less than that.
-  const lowest = bestPreceding(parts.placed, parts.placed, (a, b) => a.remaining! < b.remaining!, facts.realtime);
-  const byInvoke = [...parts.placed].sort((a, b) => a.invoke - b.invoke);
+  const { byInvoke, best: lowest } = bestPreceding(parts.placed, parts.placed, (a, b) => a.remaining! < b.remaining!, facts.realtime);
   const found = new WitnessList();
-  for (const later of byInvoke) {
-    const earlier = lowest.get(later);
+  for (const [k, later] of byInvoke.entries()) {
+    const earlier = lowest[k];
     if (earlier && earlier.remaining! < later.remaining! + later.quantity) {
       found.add(() => ({
         message: `a purchase that completed first was told ${earlier.remaining} remaining, yet a purchase invoked after it was told ${later.remaining}: the stock went back up`,
@@ -196,9 +195,9 @@ function earlySoldOut(facts: HistoryFacts, parts: Partition): CheckResult {
     }
   }
   if (!realtimeSkip(facts, id, name)) {
-    const smallest = bestPreceding(parts.soldOuts, parts.oks, (a, b) => a.quantity < b.quantity, facts.realtime);
-    for (const bought of [...parts.oks].sort((a, b) => a.invoke - b.invoke)) {
-      const refused = smallest.get(bought);
+    const { byInvoke, best: smallest } = bestPreceding(parts.soldOuts, parts.oks, (a, b) => a.quantity < b.quantity, facts.realtime);
+    for (const [k, bought] of byInvoke.entries()) {
+      const refused = smallest[k];
       if (refused && refused.quantity <= bought.quantity) {
         found.add(() => ({
           message: `a buyer was told sold out, and a purchase of ${bought.quantity} invoked after that answer succeeded: stock was refused while it remained (undersell)`,
