@@ -237,16 +237,7 @@ function findMissingShards(files: readonly HistoryFile[]): MissingShard[] {
  * then reports it, naming the line).
  */
 export async function firstHistoryFlow(paths: readonly string[]): Promise<FlowName | undefined> {
-  if (paths.length === 0) return undefined;
-  try {
-    for await (const batch of readHistoryBatches(paths[0]!)) {
-      const meta = batch[0];
-      if (meta) return meta.kind === 'meta' ? meta.flow : undefined;
-    }
-  } catch {
-    // Said by loadHistories, with its line.
-  }
-  return undefined;
+  return paths.length === 0 ? undefined : (await metaOf(paths[0]!))?.flow;
 }
 
 /**
