@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openHistory } from '../src/history/reader.js';
 import type { OpRecord } from '../src/history/types.js';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { assertOneLineError, runCli, spawnCli } from './helpers/cli.js';
 import { closeNow, listenOnLoopback } from './helpers/loopback.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flashsale-attack-cli-'));
@@ -25,14 +25,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function assertOneLineError(run: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
-  assert.equal(run.code, 2, run.stderr);
-  assert.equal(run.stdout, '');
-  const lines = run.stderr.trim().split('\n').filter((line) => !line.startsWith('(run with --help'));
-  assert.equal(lines.length, 1, run.stderr);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
-}
 
 describe('attack: usage and configuration errors exit 2 with one line', () => {
   let server: Server;

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type hdr from 'hdr-histogram-js';
 import { HISTORY_SCHEMA, OUTCOMES, OUTCOME_TYPE, type EndReason, type Outcome, type OpType } from '../history/types.js';
-import { clockId } from '../history/clock.js';
+import { clockId, wallClockMs } from '../history/clock.js';
 import { formatEndLine, formatFaultLine, HistoryWriter } from '../history/writer.js';
 import { forkBuyerProcess, type BuyerPool } from './buyer-pool.js';
 import type { FaultInjection } from './fault.js';
@@ -14,6 +14,14 @@ import type { AttackSummary, FaultSummary } from './summary.js';
 
 /** Longest wait for every child to open its connections and reach the barrier. */
 const BARRIER_TIMEOUT_MS = 60_000;
+/**
+ * With --start-at, how long before the instant the children connect: long
+ * enough to open the connections, short enough that servers do not close
+ * them as idle (Node's wait for a first request is 60 s).
+ */
+const START_AT_LEAD_MS = 10_000;
+/** The last stretch before --start-at is spun, not slept: a timer may fire a millisecond late. */
+const START_AT_SPIN_MS = 2;
 /** After Ctrl-C, how long requests in flight get to answer before they are cut (and recorded as info). */
 const STOP_GRACE_MS = 1000;
 /** How long a child that has reported gets to exit by itself before it is killed. */
@@ -150,6 +158,7 @@ class Coordinator {
     await preflight(plan.origin);
     const startedAt = new Date().toISOString();
     try {
+      if (plan.startAtMs !== null) await this.sleepUntilWall(plan.startAtMs - START_AT_LEAD_MS);
       if (this.stops === 0) {
         const plans = childPlans(plan);
         const processes = this.pool ? this.pool.take(plans.length) : plans.map(() => forkBuyerProcess());
@@ -179,8 +188,13 @@ class Coordinator {
         // sent, and a target found unusable above leaves an old file alone.
         const writer = (this.writer = await HistoryWriter.create(plan.historyPath));
         if (this.stops > 0 || this.failure) throw this.failure ?? new StoppedBeforeStart();
+        // --start-at: every shard releases at one wall-clock instant (a shard
+        // ready only after it starts late, and its meta line shows by how much).
+        if (plan.startAtMs !== null) await this.sleepUntilWall(plan.startAtMs);
+        if (this.stops > 0 || this.failure) throw this.failure ?? new StoppedBeforeStart();
         // One release time for all, on the monotonic clock the whole machine shares.
         const releasedAt = (this.releasedAt = process.hrtime.bigint());
+        const releasedWallMs = wallClockMs();
         void writer.writeMeta({
           kind: 'meta',
           schema: HISTORY_SCHEMA,
@@ -197,6 +211,9 @@ class Coordinator {
           host_id: clockId(),
           ready_at: readyAt,
           released_at: releasedAt,
+          released_wall_ms: Math.round(releasedWallMs * 1000) / 1000,
+          ...(plan.startAtMs !== null ? { start_at: new Date(plan.startAtMs).toISOString() } : {}),
+          ...(plan.shard.count > 1 ? { shard: { index: plan.shard.index, count: plan.shard.count, run_buyers: plan.runBuyers } } : {}),
           ...(plan.flow ? { flow: plan.flow.name } : {}),
         }).catch((error: Error) => this.fail(error));
         for (const child of this.children) this.send(child, { cmd: 'START', t0: releasedAt.toString() });
@@ -354,6 +371,22 @@ class Coordinator {
   private killAll(): void {
     this.killing = true;
     for (const child of this.children) if (!child.hasExited) child.process.kill('SIGKILL');
+  }
+
+  /** Sleeps until the wall clock reads `atMs` (at once if it already does), or a stop or failure. */
+  private async sleepUntilWall(atMs: number): Promise<void> {
+    for (let left = atMs - wallClockMs(); left > START_AT_SPIN_MS && this.stops === 0 && !this.failure; left = atMs - wallClockMs()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left - START_AT_SPIN_MS, 1000));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    while (this.stops === 0 && !this.failure && wallClockMs() < atMs) {
+      // Spin the last milliseconds: the instant is shared with other machines.
+    }
   }
 
   /** Waits until `done()` holds (checked whenever a message or exit arrives), a failure, or `timeoutMs`. */

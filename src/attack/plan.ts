@@ -63,7 +63,24 @@ export interface AttackOptions {
   faults?: FaultInjection[] | undefined;
   /** `--flow`: each buyer runs a multi-step flow instead of one purchase. */
   flow?: FlowOptions | undefined;
+  /** `--shard i/n`: run only this slice of the buyers (1-based index); absent for the whole run. */
+  shard?: ShardOf | undefined;
+  /** `--run-id`: the run id every shard of one run shares (default: random, one machine). */
+  runId?: string | undefined;
+  /** `--start-at`: wall-clock instant (ms since the epoch) at which the barrier releases. */
+  startAtMs?: number | undefined;
 }
+
+/** One slice of a run that several machines share: `--shard index/count`, 1-based. */
+export interface ShardOf {
+  index: number;
+  count: number;
+}
+
+/** Run ids as `--run-id` accepts them: they prefix every request id and Idempotency-Key. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
+/** How far ahead --start-at may be: a barrier held longer is a mistake, not a plan. */
+export const MAX_START_AHEAD_MS = 24 * 60 * 60 * 1000;
 
 /** Status and body rules in a form that crosses the IPC channel (regexes as sources). */
 export interface RuleSources {
@@ -85,10 +102,16 @@ export interface AttackPlan {
   /** Path and query of the target. */
   path: string;
   method: string;
+  /** Buyers this attack runs: the whole run's, or its shard's share. */
   buyers: number;
+  /** Buyers of the whole run, all shards together (= buyers when not sharded). */
+  runBuyers: number;
+  /** This attack's slice of the run (1/1 when not sharded). */
+  shard: ShardOf;
+  /** Requests in flight at most, in this attack (its shard's share of --concurrency). */
   concurrency: number;
   processes: number;
-  /** Arrivals per second (open model), or null (closed model). */
+  /** Arrivals per second (open model), all shards together, or null (closed model). */
   rate: number | null;
   timeoutMs: number;
   quantity: number;
@@ -103,14 +126,23 @@ export interface AttackPlan {
   runId: string;
   /** The flow each buyer runs (the rules then describe its reserve step), or null for one purchase each. */
   flow: FlowPlan | null;
+  /** `--start-at`: wall-clock ms at which the barrier releases, or null to release once ready. */
+  startAtMs: number | null;
 }
 
 /** One child's share of the plan. */
 export interface ChildPlan {
-  /** 0-based; the `process` field of its op lines. */
+  /**
+   * 0-based; the `process` field of its op lines. In a sharded run, child c
+   * of shard k (0-based) of n is k + c × n: unique across the shards.
+   */
   index: number;
-  /** Its buyers are the global indices index, index + processes, index + 2 × processes, … */
+  /**
+   * Its buyers are the global indices index, index + processes, index + 2 × processes, …
+   * (a stride: shards × the shard's processes in a sharded run).
+   */
   processes: number;
+  /** Buyers of the whole run: the bound of the global indices. */
   buyers: number;
   /** Connections it opens, and most requests it has in flight. */
   connections: number;
@@ -140,11 +172,23 @@ export function resolvePlan(options: AttackOptions): AttackPlan {
     if (rate === null) throw new ConfigError('--duration needs --rate: it sets how long arrivals keep coming in the open model');
     if (options.buyers !== undefined) throw new ConfigError('give --buyers or --duration, not both: with --rate, --duration sets buyers = rate × duration');
   }
-  const buyers = options.durationMs !== undefined ? Math.max(1, Math.round((rate! * options.durationMs) / 1000)) : (options.buyers ?? DEFAULT_BUYERS);
-  if (buyers < 1) throw new ConfigError('--buyers must be at least 1');
+  const runBuyers = options.durationMs !== undefined ? Math.max(1, Math.round((rate! * options.durationMs) / 1000)) : (options.buyers ?? DEFAULT_BUYERS);
+  if (runBuyers < 1) throw new ConfigError('--buyers must be at least 1');
+  const shard = options.shard ?? { index: 1, count: 1 };
+  checkShard(shard, runBuyers);
+  const sharded = shard.count > 1;
+  if (sharded && options.runId === undefined) {
+    throw new ConfigError(`--shard ${shard.index}/${shard.count} needs --run-id: every shard of one run must share it (e.g. the CI run id), so their request ids never collide`);
+  }
+  if (options.runId !== undefined && !RUN_ID_PATTERN.test(options.runId)) {
+    throw new ConfigError(`--run-id: expected 1 to 40 letters, digits, - or _, got ${JSON.stringify(options.runId)}`);
+  }
+  const buyers = shareOf(runBuyers, shard);
 
-  const concurrency = Math.min(options.concurrency ?? Math.min(buyers, DEFAULT_MAX_CONCURRENCY), buyers);
-  if (concurrency < 1) throw new ConfigError('--concurrency must be at least 1');
+  // --concurrency is the whole run's, as --buyers and --rate are: each shard takes its share.
+  const runConcurrency = Math.min(options.concurrency ?? Math.min(runBuyers, DEFAULT_MAX_CONCURRENCY), runBuyers);
+  if (runConcurrency < 1) throw new ConfigError('--concurrency must be at least 1');
+  const concurrency = Math.min(buyers, Math.max(1, shareOf(runConcurrency, shard)));
   // Every child needs at least one connection and one buyer.
   const processes = Math.min(options.processes ?? availableParallelism(), concurrency);
 
@@ -183,12 +227,20 @@ export function resolvePlan(options: AttackOptions): AttackPlan {
     if (!(fault.at > 0 && fault.at < 1)) throw new ConfigError(`fault ${fault.name} (${fault.detail}): its share of buyers must be between 0% and 100%, got ${fault.at * 100}%`);
   }
 
+  if (options.startAtMs !== undefined) {
+    const ahead = options.startAtMs - Date.now();
+    if (ahead < 0) throw new ConfigError(`--start-at ${new Date(options.startAtMs).toISOString()} is ${Math.ceil(-ahead / 1000)} s in the past on this machine's clock`);
+    if (ahead > MAX_START_AHEAD_MS) throw new ConfigError(`--start-at ${new Date(options.startAtMs).toISOString()} is more than ${MAX_START_AHEAD_MS / 3_600_000} h ahead`);
+  }
+  const runId = options.runId ?? randomBytes(6).toString('hex');
   return {
     target: url.href,
     origin: url.origin,
     path: `${url.pathname}${url.search}`,
     method,
     buyers,
+    runBuyers,
+    shard,
     concurrency,
     processes,
     rate,
@@ -198,18 +250,59 @@ export function resolvePlan(options: AttackOptions): AttackPlan {
     headers,
     rules,
     historyPath: options.historyPath,
-    seed: options.seed ?? randomInt(0, 2 ** 31),
-    runId: randomBytes(6).toString('hex'),
+    // Shards must draw one arrival schedule and one set of flow choices: a
+    // seed nobody gave comes from the run id they share.
+    seed: options.seed ?? (sharded ? seedOfRunId(runId) : randomInt(0, 2 ** 31)),
+    runId,
     flow,
+    startAtMs: options.startAtMs ?? null,
   };
 }
 
-/** Splits the plan over its child processes: connections as evenly as they go, buyers interleaved. */
+/** A one-line ConfigError unless 1 ≤ index ≤ count and every shard gets at least one buyer. */
+export function checkShard(shard: ShardOf, runBuyers: number): void {
+  const { index, count } = shard;
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || index < 1 || index > count) {
+    throw new ConfigError(`--shard: expected i/n with 1 <= i <= n, got ${index}/${count}`);
+  }
+  if (count > runBuyers) throw new ConfigError(`--shard ${index}/${count}: ${count} shards for ${runBuyers} buyers leaves some shard none`);
+}
+
+/**
+ * How many of `total` things (buyers, connections) shard index/count gets:
+ * the shards take the global indices k, k + n, k + 2n, … (k = index − 1),
+ * so the first total mod n shards get one more.
+ */
+export function shareOf(total: number, shard: ShardOf): number {
+  const k = shard.index - 1;
+  return k < total ? Math.ceil((total - k) / shard.count) : 0;
+}
+
+/** The global buyer indices of one shard, in order (for tests and for verify's missing-shard unknowns). */
+export function* shardIndices(runBuyers: number, shard: ShardOf): Generator<number> {
+  for (let i = shard.index - 1; i < runBuyers; i += shard.count) yield i;
+}
+
+/** A seed in [0, 2^31) that every shard derives alike from the run id (FNV-1a). */
+export function seedOfRunId(runId: string): number {
+  let hash = 0x811c9dc5;
+  for (let k = 0; k < runId.length; k++) hash = Math.imul(hash ^ runId.charCodeAt(k), 0x01000193);
+  return (hash >>> 0) % 2 ** 31;
+}
+
+/**
+ * Splits the plan over its child processes: connections as evenly as they
+ * go, buyers interleaved. A shard's children interleave within the shard's
+ * own indices (k + n·c, stride n·P), so shards with different process
+ * counts still cover the run exactly once, and an open model's children
+ * on all shards together draw the one schedule the seed names.
+ */
 export function childPlans(plan: AttackPlan): ChildPlan[] {
+  const { index: shardIndex, count } = plan.shard;
   return Array.from({ length: plan.processes }, (_, index) => ({
-    index,
-    processes: plan.processes,
-    buyers: plan.buyers,
+    index: shardIndex - 1 + index * count,
+    processes: plan.processes * count,
+    buyers: plan.runBuyers,
     connections: Math.floor(plan.concurrency / plan.processes) + (index < plan.concurrency % plan.processes ? 1 : 0),
     origin: plan.origin,
     path: plan.path,

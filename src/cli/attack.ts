@@ -3,7 +3,7 @@ import type { Histogram as LatencyHistogram } from 'hdr-histogram-js';
 import { startAttack } from '../attack/coordinator.js';
 import { commandFault, type FaultInjection } from '../attack/fault.js';
 import { DEFAULT_CANCEL_SHARE, DEFAULT_CONFIRM_SHARE, DEFAULT_THINK_MS, FLOW_NAMES, type FlowOptions } from '../attack/flow.js';
-import { DEFAULT_TARGET } from '../attack/plan.js';
+import { DEFAULT_TARGET, type ShardOf } from '../attack/plan.js';
 import { progressReporter } from '../attack/progress.js';
 import { allPassed, evaluateThresholds, parseThreshold, type Threshold } from '../attack/thresholds.js';
 import { attackSummaryJson, renderAttackSummary } from '../report/attack-summary.js';
@@ -67,6 +67,9 @@ interface AttackFlags {
   settleOkStatus?: number[];
   expiredStatus?: number[];
   threshold: Threshold[];
+  shard?: ShardOf;
+  runId?: string;
+  startAt?: number;
 }
 
 /** The flags that only mean something with --flow, as commander names them. */
@@ -114,6 +117,9 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
     .option('--settle-ok-status <list>', 'with --flow: confirm and cancel statuses that mean done (default 200); --ok-status and --sold-out-status describe the reserve', statusList)
     .option('--expired-status <list>', 'with --flow: confirm and cancel statuses that mean the hold had expired (default 410); other 4xx are rejected', statusList)
     .addOption(new Option('--threshold <expr>', 'pass/fail gate on the run, k6 style, repeatable: p95<200ms, rate>=500, refused<1% (README "Thresholds"); exit 99 when one is crossed').argParser(collectThreshold).default([], 'none'))
+    .option('--shard <i/n>', 'run only slice i of n of the buyers (1-based; buyers i-1, i-1+n, …), for one run spread over n machines; --buyers, --concurrency and --rate are the whole run\'s; needs --run-id', shardOf)
+    .option('--run-id <id>', 'the run id that prefixes every request id (default: random); every shard of one run must give the same one')
+    .option('--start-at <time>', 'release the start barrier at this wall-clock instant, ISO 8601 with a zone (2026-12-07T10:00:00Z): every shard at once; connections open 10s before', wallClockInstant)
     .action(async (flags: AttackFlags, command: Command) => {
       // A status given to --refused-status on purpose leaves the default sold-out list, as the
       // refused defaults give way to --sold-out-status: a server whose 409 means "conflict,
@@ -150,6 +156,9 @@ export function attackCommand(finish: (result: CommandResult) => void): Command 
           historyPath: flags.history,
           seed: flags.seed,
           flow,
+          shard: flags.shard,
+          runId: flags.runId,
+          startAtMs: flags.startAt,
         },
         { onProgress: (update) => progress.update(update), onLatency: (histogram) => (latency = histogram) },
       );
@@ -200,6 +209,28 @@ function flowOptions(flags: AttackFlags): FlowOptions | undefined {
     settleOkStatus: flags.settleOkStatus,
     expiredStatus: flags.expiredStatus,
   };
+}
+
+/** `--shard i/n`: two whole numbers, 1 <= i <= n (the buyer count is checked with the plan). */
+export function shardOf(value: string): ShardOf {
+  const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(value);
+  const shard = match ? { index: Number(match[1]), count: Number(match[2]) } : undefined;
+  if (!shard || shard.count < 1 || shard.index < 1 || shard.index > shard.count) {
+    throw new InvalidArgumentError(`expected i/n with 1 <= i <= n, such as 2/3, got ${JSON.stringify(value)}.`);
+  }
+  return shard;
+}
+
+/**
+ * `--start-at`: an ISO 8601 date and time with its zone (Z or ±hh:mm), as ms
+ * since the epoch. A time without a zone is refused: machines in different
+ * zones would read it as different instants.
+ */
+export function wallClockInstant(value: string): number {
+  const text = value.trim();
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected an ISO 8601 instant with its zone, such as 2026-12-07T10:00:00Z, got ${JSON.stringify(value)}.`);
+  return ms;
 }
 
 /** A share such as `0.7` or `70%`, from 0 to 1. */

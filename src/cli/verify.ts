@@ -23,6 +23,7 @@ interface VerifyFlags extends StoreFlags {
   historyOnly?: boolean;
   join: JoinChoice;
   reservationTtl?: number;
+  clockSkew?: number;
 }
 
 const JOINS: readonly JoinChoice[] = ['auto', 'request', 'buyer', 'purchase'];
@@ -49,6 +50,7 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
     .option('--history-only', 'decide on the history alone: checks that need the database are not run, and that is not inconclusive (exit 0 when the rest pass)')
     .option('--join <key>', `what ledger rows are matched to answers on: ${JOINS.join(', ')} (auto: request id if the ledger has it, else buyer id when unique, else purchase id)`, joinChoice, 'auto')
     .option('--reservation-ttl <duration>', "flow histories: the server's hold time (500ms, 1s, 5m) for reserves whose answer stated no ttl_seconds; without it R2 and R3 cannot tell when such holds ended", duration(1))
+    .option('--clock-skew <duration>', 'shards from several machines: the most their wall clocks may disagree (e.g. 10ms); real-time checks then order answers of different machines only beyond it (default: only answers of one machine are ordered)', duration(0))
     .option('--strict', 'an INCONCLUSIVE verdict exits 1 instead of 3 (for pipelines that know only pass and fail)')
     .action(async (flags: VerifyFlags) => {
       const options: VerifyOptions = {
@@ -59,6 +61,7 @@ export function verifyCommand(finish: (result: CommandResult) => void): Command 
         historyOnly: flags.historyOnly,
         join: flags.join,
         reservationTtlMs: flags.reservationTtl,
+        clockSkewMs: flags.clockSkew,
       };
       // Only a report keeps the operations past the verdict.
       const audited = flags.html ? await audit(options) : undefined;

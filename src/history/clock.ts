@@ -16,3 +16,12 @@ export function clockId(): string {
   }
   return `${hostname()}/${boot}`;
 }
+
+/**
+ * The wall clock in ms since the epoch, to the microsecond: the process's
+ * wall-clock origin plus monotonic time since, so two reads a moment apart
+ * never go backwards the way Date.now() may when NTP steps the clock.
+ */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -13,6 +13,7 @@ import {
   type FlowName,
   type HistoryEnd,
   type HistoryMeta,
+  type HistoryShard,
   type HistoryRecord,
   type OpRecord,
   type Outcome,
@@ -247,8 +248,22 @@ function parseMeta(record: Record<string, unknown>, line: string, where: Where):
     host_id: field.text('host_id', ''),
     ready_at: field.time('ready_at', 0n),
     released_at: field.time('released_at', 0n),
+    ...(record.released_wall_ms === undefined ? {} : { released_wall_ms: field.positiveNumber('released_wall_ms') }),
+    ...(record.start_at === undefined ? {} : { start_at: field.text('start_at') }),
+    ...(record.shard === undefined ? {} : { shard: parseShard(record.shard, line, where) }),
     ...(record.flow === undefined || record.flow === null ? {} : { flow: parseFlow(record.flow, where) }),
   };
+}
+
+/** A meta line's `shard`: 1 <= index <= count <= run_buyers. */
+function parseShard(value: unknown, line: string, where: Where): HistoryShard {
+  if (typeof value !== 'object' || value === null) throw new HistoryFormatError(`${where}: "shard" must be an object {index, count, run_buyers}`);
+  const field = new Fields(value as Record<string, unknown>, line, where);
+  const shard = { index: field.count('index'), count: field.count('count'), run_buyers: field.count('run_buyers') };
+  if (!(shard.index >= 1 && shard.index <= shard.count && shard.count <= shard.run_buyers)) {
+    throw new HistoryFormatError(`${where}: "shard" ${shard.index}/${shard.count} of ${shard.run_buyers} buyers is not a shard (1 <= index <= count <= run_buyers)`);
+  }
+  return shard;
 }
 
 const FLOWS: readonly FlowName[] = ['reserve-confirm'];
@@ -396,6 +411,11 @@ class Fields {
     const value = this.record[name];
     if (value === undefined || value === null) return null;
     return Number.isSafeInteger(value) ? (value as number) : this.bad(name, 'a whole number (negative allowed) or null');
+  }
+
+  positiveNumber(name: string): number {
+    const value = this.record[name];
+    return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : this.bad(name, 'a number above 0');
   }
 
   nullableNumber(name: string): number | null {

@@ -67,10 +67,34 @@ export interface HistoryMeta {
   /** hrtime (ns) when the barrier released: no operation was invoked before it. */
   released_at: bigint;
   /**
+   * The wall clock (ms since the epoch, to the microsecond) read at the
+   * instant released_at was: maps this history's hrtime onto wall time, so
+   * verify can line up shards run on different machines (as well as their
+   * clocks agree). Absent in histories written before it existed.
+   */
+  released_wall_ms?: number;
+  /** `attack --start-at`: the wall-clock instant the barrier was to release, ISO 8601. */
+  start_at?: string;
+  /** `attack --shard`: which slice of a run this history holds; absent for a whole run. */
+  shard?: HistoryShard;
+  /**
    * The flow each buyer ran (`attack --flow`); absent for one-step purchases.
    * A flow history holds step lines instead of op lines.
    */
   flow?: FlowName;
+}
+
+/**
+ * A shard's place in its run. The shard holds the buyers whose global index
+ * i has i mod count = index − 1; its meta `buyers` (and end `planned`) count
+ * only those, and shards of one run share its run_id.
+ */
+export interface HistoryShard {
+  /** 1-based, as `--shard index/count` gave it. */
+  index: number;
+  count: number;
+  /** Buyers of the whole run, all shards together. */
+  run_buyers: number;
 }
 
 /** One completed operation: one request and what became of it. */

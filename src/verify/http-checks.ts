@@ -13,7 +13,8 @@
 // brute-force search. With larger quantities they stay sound (never a false
 // FAIL) and reason in units.
 
-import { describeOperation, precedes, type Operation } from './operation.js';
+import { bestPreceding, comparesAcrossHosts, hostsNote, type Realtime } from './clocks.js';
+import { describeOperation, type Operation } from './operation.js';
 import { judged, notApplicable, pass, plural, unknown, WitnessList, type CheckResult } from './verdict.js';
 
 /** Everything the history checks reason from. */
@@ -23,8 +24,8 @@ export interface HistoryFacts {
   initialStock: number | undefined;
   /** F, when the database was read: it says which units the run consumed in the end. */
   finalStock: number | undefined;
-  /** Whether invoke/complete times of all operations come from one clock. */
-  realtime: { exact: true } | { exact: false; reason: string };
+  /** Whether invoke/complete times of all operations come from one clock, or how hosts' clocks compare. */
+  realtime: Realtime;
 }
 
 /** The operations split by what the checks need of them. */
@@ -141,9 +142,21 @@ function oversellCount(facts: HistoryFacts, parts: Partition): CheckResult {
   ]);
 }
 
-/** Whether the real-time checks may compare times at all. */
+/**
+ * Whether the real-time checks may compare times at all: on one clock, or
+ * within each host (and across hosts beyond a --clock-skew bound).
+ */
 function realtimeSkip(facts: HistoryFacts, id: string, name: string): CheckResult | undefined {
-  return facts.realtime.exact ? undefined : notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
+  return facts.realtime.exact || facts.realtime.hosts ? undefined : notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
+}
+
+/**
+ * A PASS that could not compare every pair (several hosts, no --clock-skew)
+ * is not a pass: N/A, saying what was compared.
+ */
+function partialPass(facts: HistoryFacts, result: CheckResult): CheckResult {
+  if (result.status !== 'PASS' || comparesAcrossHosts(facts.realtime)) return result;
+  return notApplicable(result.id, result.name, `real time cannot be compared: ${(facts.realtime as { reason: string }).reason}`, result.summary);
 }
 
 /** H4: if ok A completed before ok B was invoked, A's units lie above B's. */
@@ -152,27 +165,20 @@ function realtimeOrder(facts: HistoryFacts, parts: Partition): CheckResult {
   const skipped = realtimeSkip(facts, id, name);
   if (skipped) return skipped;
   if (parts.oks.length > 0 && parts.placed.length === 0) return notApplicable(id, name, NO_REMAINING);
-  // Sweep invocations in time order, keeping the lowest remaining among the
-  // oks that completed before: every later buyer must be told less than it.
-  const byComplete = [...parts.placed].sort((a, b) => a.complete - b.complete);
-  const byInvoke = [...parts.placed].sort((a, b) => a.invoke - b.invoke);
+  // For every buyer, the lowest remaining among the oks that completed
+  // before it was invoked: it must be told less than that.
+  const { byInvoke, best: lowest } = bestPreceding(parts.placed, parts.placed, (a, b) => a.remaining! < b.remaining!, facts.realtime);
   const found = new WitnessList();
-  let lowest: Operation | undefined;
-  let next = 0;
-  for (const later of byInvoke) {
-    while (next < byComplete.length && precedes(byComplete[next]!, later)) {
-      const done = byComplete[next++]!;
-      if (!lowest || done.remaining! < lowest.remaining!) lowest = done;
-    }
-    if (lowest && lowest.remaining! < later.remaining! + later.quantity) {
-      const earlier = lowest;
+  for (const [k, later] of byInvoke.entries()) {
+    const earlier = lowest[k];
+    if (earlier && earlier.remaining! < later.remaining! + later.quantity) {
       found.add(() => ({
         message: `a purchase that completed first was told ${earlier.remaining} remaining, yet a purchase invoked after it was told ${later.remaining}: the stock went back up`,
         operations: [describeOperation(earlier), describeOperation(later)],
       }));
     }
   }
-  return judged(id, name, `${plural(parts.placed.length, 'ok answer')} ordered against real time`, found.count, found.witnesses);
+  return partialPass(facts, judged(id, name, `${plural(parts.placed.length, 'ok answer')} ordered against real time${hostsNote(facts.realtime)}`, found.count, found.witnesses));
 }
 
 /** H5: no sold-out answer completed before a purchase of as many units was invoked and succeeded. */
@@ -188,18 +194,11 @@ function earlySoldOut(facts: HistoryFacts, parts: Partition): CheckResult {
       }));
     }
   }
-  if (facts.realtime.exact) {
-    const byComplete = [...parts.soldOuts].sort((a, b) => a.complete - b.complete);
-    const byInvoke = [...parts.oks].sort((a, b) => a.invoke - b.invoke);
-    let smallestRefused: Operation | undefined;
-    let next = 0;
-    for (const bought of byInvoke) {
-      while (next < byComplete.length && precedes(byComplete[next]!, bought)) {
-        const refused = byComplete[next++]!;
-        if (!smallestRefused || refused.quantity < smallestRefused.quantity) smallestRefused = refused;
-      }
-      if (smallestRefused && smallestRefused.quantity <= bought.quantity) {
-        const refused = smallestRefused;
+  if (!realtimeSkip(facts, id, name)) {
+    const { byInvoke, best: smallest } = bestPreceding(parts.soldOuts, parts.oks, (a, b) => a.quantity < b.quantity, facts.realtime);
+    for (const [k, bought] of byInvoke.entries()) {
+      const refused = smallest[k];
+      if (refused && refused.quantity <= bought.quantity) {
         found.add(() => ({
           message: `a buyer was told sold out, and a purchase of ${bought.quantity} invoked after that answer succeeded: stock was refused while it remained (undersell)`,
           operations: [describeOperation(refused), describeOperation(bought)],
@@ -208,9 +207,9 @@ function earlySoldOut(facts: HistoryFacts, parts: Partition): CheckResult {
     }
   }
   const refusedNote = parts.refused > 0 ? ` (${parts.refused} refused "try again": not sold-outs)` : '';
-  const summary = `${plural(parts.soldOuts.length, 'sold-out answer')}${refusedNote} against ${plural(parts.oks.length, 'ok answer')}`;
+  const summary = `${plural(parts.soldOuts.length, 'sold-out answer')}${refusedNote} against ${plural(parts.oks.length, 'ok answer')}${hostsNote(facts.realtime)}`;
   const result = judged(id, name, summary, found.count, found.witnesses);
-  if (result.status === 'PASS' && !facts.realtime.exact) return notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`, summary);
+  if (result.status === 'PASS' && !comparesAcrossHosts(facts.realtime)) return notApplicable(id, name, `real time cannot be compared: ${(facts.realtime as { reason: string }).reason}`, summary);
   return result;
 }
 
@@ -237,7 +236,10 @@ function unexplainedDecrements(facts: HistoryFacts, parts: Partition): CheckResu
   }
   const stock = facts.initialStock;
   if (stock === undefined) return noInitialStock(id, name);
-  const timed = facts.realtime.exact;
+  // Across hosts an unknown counts as invoked --clock-skew earlier than its
+  // clock says (never a false FAIL); without a bound, at any time.
+  const timed = comparesAcrossHosts(facts.realtime);
+  const slack = facts.realtime.exact ? 0 : (facts.realtime.hosts?.skewNs ?? 0);
 
   // Answers that imply "every unit from `floor` up was gone by `complete`".
   const thresholds: Array<{ floor: number; complete: number; op: Operation }> = [];
@@ -296,7 +298,7 @@ function unexplainedDecrements(facts: HistoryFacts, parts: Partition): CheckResu
   let needed = 0;
   let i = 0;
   for (const demand of demands) {
-    while (i < infos.length && infos[i]!.invoke <= demand.deadline) supply += infos[i++]!.quantity;
+    while (i < infos.length && infos[i]!.invoke - slack <= demand.deadline) supply += infos[i++]!.quantity;
     needed += demand.to - demand.from;
     if (needed > supply) {
       const short = needed - supply;

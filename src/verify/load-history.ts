@@ -1,10 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { buyerId, requestId as requestId_ } from '../attack/plan.js';
+import { buyerId, requestId as requestId_, shareOf } from '../attack/plan.js';
 import { ConfigError, HistoryFormatError } from '../errors.js';
 import { checkClosing, readHistoryBatches, type ReadTail } from '../history/reader.js';
 import type { FaultRecord, FlowName, HistoryEnd, HistoryMeta } from '../history/types.js';
+import type { Realtime } from './clocks.js';
 import { unpackOps } from './op-columns.js';
 import type { Operation } from './operation.js';
 import { readInParallel, type ParallelRead } from './parallel-load.js';
@@ -45,12 +46,28 @@ export interface LoadedHistory {
   steps: Step[];
   /** The flow every history ran, or undefined for purchases. */
   flow: FlowName | undefined;
-  /** Whether every time comes from one machine's monotonic clock. */
-  realtime: { exact: true } | { exact: false; reason: string };
+  /** Whether every time comes from one machine's monotonic clock, or how the hosts' clocks line up. */
+  realtime: Realtime;
   /** Per file: how it ended, its faults, what it lacks. */
   files: HistoryFile[];
   /** The hrtime (ns) operation times are relative to, so reports can place fault records on the same axis. */
   base: bigint | undefined;
+  /**
+   * Shards of a sharded run (meta `shard`) with no history among those
+   * given: their requests were added as unknowns (`unrecorded`, file
+   * `missing shard i/n`), and the verdict cannot pass without them.
+   */
+  missingShards: MissingShard[];
+}
+
+/** A shard of a run that no given history holds. */
+export interface MissingShard {
+  runId: string;
+  /** 1-based, as `attack --shard index/count`. */
+  index: number;
+  count: number;
+  /** The buyers it was to run. */
+  planned: number;
 }
 
 /** How histories are read. */
@@ -68,6 +85,13 @@ export interface LoadOptions {
    * or in order), so the caller can read the database meanwhile.
    */
   onParsing?: () => void;
+  /**
+   * `--clock-skew` in ms: how far the wall clocks of the machines that ran
+   * the shards may disagree. Given, times of different hosts are lined up on
+   * the wall clock each history recorded and compared beyond this bound;
+   * not given, only times of one host are compared.
+   */
+  clockSkewMs?: number | undefined;
 }
 
 const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
@@ -87,6 +111,11 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   let ops: Operation[] = [];
   let steps: Step[] = [];
   let base: bigint | undefined;
+  // Each host's times are counted from one base on its own clock; another
+  // host's base is put where the wall clocks say the first one's was.
+  const hostBases = new Map<string, bigint>();
+  let anchor: { base: bigint; offset: bigint } | undefined;
+  const bases = new Map<string, bigint | undefined>();
   const elsewhere = new Set<string>();
   let parsing = options.onParsing;
   const started = () => {
@@ -97,10 +126,21 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
     const name = basename(path);
     const size = await sizeOf(path);
     const threads = Math.min(maxThreads, Math.floor(size / minBytes));
-    const parallel = threads >= 2 ? await readInParallel(path, size, base, threads, started) : undefined;
-    const read = (parallel && fromSlices(parallel, name)) || (started(), await readInOrder(path, name, base));
-    base = read.base;
+    const head = await metaOf(path);
+    const host = head ? hostKey(head, name) : undefined;
+    const offset = head && wallOffset(head);
+    let fileBase = host === undefined ? base : hostBases.get(host);
+    if (fileBase === undefined && anchor && offset !== undefined) fileBase = anchor.base + anchor.offset - offset;
+    const parallel = threads >= 2 ? await readInParallel(path, size, fileBase, threads, started) : undefined;
+    const read = (parallel && fromSlices(parallel, name)) || (started(), await readInOrder(path, name, fileBase));
     const { file, fileOps, fileSteps } = read;
+    if (read.base !== undefined) {
+      base ??= read.base;
+      hostBases.set(hostKey(file.meta, name), read.base);
+      const fileOffset = wallOffset(file.meta);
+      if (!anchor && fileOffset !== undefined) anchor = { base: read.base, offset: fileOffset };
+    }
+    bases.set(name, read.base);
     checkKind(path, file.meta, fileOps, fileSteps, metas[0]);
     // One request id, one request: twice in one file is a broken history.
     const firstLines = new FirstLines(file.meta);
@@ -128,10 +168,68 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
   }
   // A history cut before its first op still has a clock: the barrier's.
   if (base === undefined) base = metas.find((meta) => meta.released_at > 0n)?.released_at;
+  const missingShards = findMissingShards(files);
   const flow = metas[0]!.flow;
   if (flow) countUnrecordedFlows(files, steps);
-  else addUnrecorded(files, ops, base);
-  return { metas, ops, steps, flow, realtime: clockOf(metas), files, base };
+  else addUnrecorded(files, ops, (file) => bases.get(file) ?? base, missingShards);
+  return { metas, ops, steps, flow, realtime: clockOf(files, options.clockSkewMs), files, missingShards, base };
+}
+
+/** The meta line alone (undefined when the file cannot be read: the full read says why, naming the line). */
+async function metaOf(path: string): Promise<HistoryMeta | undefined> {
+  try {
+    for await (const batch of readHistoryBatches(path)) {
+      const meta = batch[0];
+      if (meta) return meta.kind === 'meta' ? meta : undefined;
+    }
+  } catch {
+    // Said by the full read.
+  }
+  return undefined;
+}
+
+/** Files of one host read one monotonic clock; a file that names none has a clock of its own. */
+function hostKey(meta: HistoryMeta, file: string): string {
+  return meta.host_id || `(no host id) ${file}`;
+}
+
+/** Wall-clock ns minus hrtime ns at the release, when the history recorded its wall clock. */
+function wallOffset(meta: HistoryMeta): bigint | undefined {
+  if (meta.released_wall_ms === undefined || meta.released_at <= 0n) return undefined;
+  return BigInt(Math.round(meta.released_wall_ms * 1e3)) * 1000n - meta.released_at;
+}
+
+/**
+ * Shards of each sharded run that no file holds. Shards of one run must
+ * agree on their count and on the run's buyers; one given twice is caught
+ * by its repeated request ids.
+ */
+function findMissingShards(files: readonly HistoryFile[]): MissingShard[] {
+  const runs = new Map<string, HistoryFile[]>();
+  for (const file of files) {
+    if (!file.meta.shard) continue;
+    const run = runs.get(file.meta.run_id) ?? [];
+    run.push(file);
+    runs.set(file.meta.run_id, run);
+  }
+  const missing: MissingShard[] = [];
+  for (const [runId, run] of runs) {
+    const { count, run_buyers: runBuyers } = run[0]!.meta.shard!;
+    for (const file of run) {
+      const shard = file.meta.shard!;
+      if (shard.count !== count || shard.run_buyers !== runBuyers) {
+        throw new ConfigError(`${file.file} is shard ${shard.index}/${shard.count} of ${shard.run_buyers} buyers, ${run[0]!.file} of run ${runId} says ${count} shards of ${runBuyers}: not shards of one run`);
+      }
+      if (file.meta.buyers !== shareOf(runBuyers, shard)) {
+        throw new HistoryFormatError(`${file.file}: shard ${shard.index}/${count} of ${runBuyers} buyers runs ${shareOf(runBuyers, shard)}, its meta line says ${file.meta.buyers}`);
+      }
+    }
+    const present = new Set(run.map((file) => file.meta.shard!.index));
+    for (let index = 1; index <= count; index++) {
+      if (!present.has(index)) missing.push({ runId, index, count, planned: shareOf(runBuyers, { index, count }) });
+    }
+  }
+  return missing;
 }
 
 /**
@@ -141,16 +239,7 @@ export async function loadHistories(paths: readonly string[], options: LoadOptio
  * then reports it, naming the line).
  */
 export async function firstHistoryFlow(paths: readonly string[]): Promise<FlowName | undefined> {
-  if (paths.length === 0) return undefined;
-  try {
-    for await (const batch of readHistoryBatches(paths[0]!)) {
-      const meta = batch[0];
-      if (meta) return meta.kind === 'meta' ? meta.flow : undefined;
-    }
-  } catch {
-    // Said by loadHistories, with its line.
-  }
-  return undefined;
+  return paths.length === 0 ? undefined : (await metaOf(paths[0]!))?.flow;
 }
 
 /**
@@ -195,7 +284,7 @@ class FirstLines {
   private readonly prefix: string;
 
   constructor(meta: HistoryMeta) {
-    this.byIndex = new Uint32Array(meta.run_id ? meta.buyers : 0);
+    this.byIndex = new Uint32Array(meta.run_id ? (meta.shard?.run_buyers ?? meta.buyers) : 0);
     this.prefix = `${meta.run_id}-`;
   }
 
@@ -321,7 +410,7 @@ function fromSlices(read: ParallelRead, name: string): FileRead | undefined {
  * but does not charge them to --max-errors (the attack lost them, not the
  * server).
  */
-function addUnrecorded(files: HistoryFile[], ops: Operation[], base: bigint | undefined): void {
+function addUnrecorded(files: HistoryFile[], ops: Operation[], baseOf: (file: string) => bigint | undefined, missingShards: readonly MissingShard[]): void {
   const runs = new Map<string, HistoryFile[]>();
   for (const file of files) {
     const run = runs.get(file.meta.run_id);
@@ -329,9 +418,13 @@ function addUnrecorded(files: HistoryFile[], ops: Operation[], base: bigint | un
     else runs.set(file.meta.run_id, [file]);
   }
   for (const [runId, run] of runs) {
-    const cut = run.find((file) => !file.end);
-    if (!cut) continue;
-    const planned = Math.max(...run.map((file) => file.meta.buyers));
+    const missing = missingShards.filter((shard) => shard.runId === runId);
+    const cut = run.filter((file) => !file.end);
+    if (cut.length === 0 && missing.length === 0) continue;
+    // A sharded run plans the buyers of all its shards; its files hold
+    // only theirs, so an index is looked for only where it belongs.
+    const sharded = run[0]!.meta.shard;
+    const planned = sharded ? sharded.run_buyers : Math.max(...run.map((file) => file.meta.buyers));
     const recorded = run.reduce((sum, file) => sum + file.recorded, 0);
     if (planned - recorded <= 0) continue;
     const names = new Set(run.map((file) => file.file));
@@ -345,36 +438,50 @@ function addUnrecorded(files: HistoryFile[], ops: Operation[], base: bigint | un
       if (Number.isSafeInteger(index) && index >= 0 && index < planned && op.requestId === requestId_(runId, index)) seen[index] = 1;
       else derivable = false;
     }
-    const { meta } = cut;
-    // Before the barrier released, nothing was sent.
-    const releasedAt = meta.released_at > 0n && base !== undefined ? Number(meta.released_at - base) : ops.reduce((least, op) => Math.min(least, op.invoke), 0);
-    const unrecorded = (requestId: string, buyer: string, index: number): Operation => ({
-      type: 'info',
-      outcome: 'unrecorded',
-      invoke: releasedAt,
-      complete: Infinity,
-      remaining: null,
-      quantity: meta.quantity,
-      requestId,
-      buyer,
-      purchaseId: null,
-      process: index % Math.max(1, meta.processes),
-      status: null,
-      error: 'no answer recorded: the history ends before it',
-      file: cut.file,
-      line: 0,
-    });
-    let added = 0;
+    // Who owns index i: the cut file of its shard, a missing shard, or (a
+    // whole shard, or an unsharded whole run) nobody.
+    const owners: Array<{ file: string; meta: HistoryMeta | undefined; shardIndex: number | undefined }> = [];
+    for (const file of cut) owners.push({ file: file.file, meta: file.meta, shardIndex: file.meta.shard?.index });
+    for (const shard of missing) owners.push({ file: `missing shard ${shard.index}/${shard.count}`, meta: undefined, shardIndex: shard.index });
+    const ownerOf = (i: number) => (sharded ? owners.find((owner) => owner.shardIndex === (i % sharded.count) + 1) : owners[0]);
+    const unrecorded = (owner: (typeof owners)[number], requestId: string, buyer: string, index: number): Operation => {
+      const { meta } = owner;
+      const base = meta && baseOf(owner.file);
+      // Before the barrier released, nothing was sent; a missing shard's
+      // release is unknown, so its requests may have gone any time.
+      const releasedAt = meta && meta.released_at > 0n && base !== undefined ? Number(meta.released_at - base) : meta ? ops.reduce((least, op) => Math.min(least, op.invoke), 0) : -Infinity;
+      return {
+        type: 'info',
+        outcome: 'unrecorded',
+        invoke: releasedAt,
+        complete: Infinity,
+        remaining: null,
+        quantity: (meta ?? run[0]!.meta).quantity,
+        requestId,
+        buyer,
+        purchaseId: null,
+        process: index % Math.max(1, (meta ?? run[0]!.meta).processes),
+        status: null,
+        error: meta ? 'no answer recorded: the history ends before it' : `no answer recorded: the history of ${owner.file} was not given`,
+        file: owner.file,
+        line: 0,
+      };
+    };
+    const added = new Map<string, number>();
     if (derivable) {
       for (let i = 0; i < planned; i++) {
         if (seen[i]) continue;
-        ops.push(unrecorded(requestId_(runId, i), buyerId(i), i));
-        added += 1;
+        const owner = ownerOf(i);
+        if (!owner) continue;
+        ops.push(unrecorded(owner, requestId_(runId, i), buyerId(i), i));
+        added.set(owner.file, (added.get(owner.file) ?? 0) + 1);
       }
     } else {
-      for (; added < planned - recorded; added++) ops.push(unrecorded('', '', added));
+      const owner = owners[0]!;
+      for (let k = 0; k < planned - recorded; k++) ops.push(unrecorded(owner, '', '', k));
+      added.set(owner.file, planned - recorded);
     }
-    cut.unrecorded = added;
+    for (const file of cut) file.unrecorded = added.get(file.file) ?? 0;
   }
 }
 
@@ -389,17 +496,29 @@ async function sizeOf(path: string): Promise<number> {
 
 /**
  * Real-time order is only meaningful between times read from one clock:
- * hrtime is monotonic per machine since boot, so shards must share a host
- * (and a boot) for H4, H5 and H6's deadlines to compare their times.
+ * hrtime is monotonic per machine since boot, so histories of one host (and
+ * boot) compare exactly. Histories of several hosts compare within each
+ * host; across hosts only with --clock-skew and when every history recorded
+ * its wall clock at the release (clocks.ts).
  */
-function clockOf(metas: HistoryMeta[]): LoadedHistory['realtime'] {
-  if (metas.length === 1) return { exact: true };
-  const hosts = new Set(metas.map((meta) => meta.host_id || '(none)'));
-  if (hosts.size === 1 && !hosts.has('(none)')) return { exact: true };
-  return {
-    exact: false,
-    reason: hosts.has('(none)')
-      ? 'merged shards carry no host id, so their clocks cannot be compared'
-      : `merged shards come from ${hosts.size} machines whose clocks cannot be compared`,
-  };
+function clockOf(files: readonly HistoryFile[], clockSkewMs: number | undefined): Realtime {
+  const hostOf = new Map<string, number>();
+  const hosts = new Map<string, number>();
+  for (const file of files) {
+    const key = hostKey(file.meta, file.file);
+    if (!hosts.has(key)) hosts.set(key, hosts.size);
+    hostOf.set(file.file, hosts.get(key)!);
+  }
+  if (hosts.size === 1) return { exact: true };
+  const named = files.every((file) => file.meta.host_id);
+  const lined = files.every((file) => wallOffset(file.meta) !== undefined);
+  const skewNs = clockSkewMs !== undefined && lined ? clockSkewMs * 1e6 : undefined;
+  const what = named ? `merged shards come from ${hosts.size} machines whose clocks cannot be compared exactly` : 'merged shards carry no host id, so their clocks cannot be compared';
+  const why =
+    skewNs !== undefined
+      ? `${what}: lined up on their wall clocks, ordered across machines only beyond --clock-skew ${clockSkewMs} ms`
+      : clockSkewMs !== undefined
+        ? `${what}, and not every history recorded its wall clock (released_wall_ms), so --clock-skew cannot line them up: only times of one machine compared`
+        : `${what}: only times of one machine compared; give --clock-skew (the most the machines' wall clocks may disagree, e.g. 10ms) to compare across them`;
+  return { exact: false, reason: why, hosts: { hostOf, count: hosts.size, skewNs } };
 }

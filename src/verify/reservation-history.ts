@@ -12,6 +12,7 @@
 // its hold's sure life short at its t_inv. So a check FAILs only when the
 // violation holds however the unknowns turned out.
 
+import { comparesAcrossHosts, hostsNote, marginBetween } from './clocks.js';
 import type { HistoryFacts } from './http-checks.js';
 import { describeStep, type Step } from './step.js';
 import { judged, notApplicable, pass, plural, unknown, WitnessList, type CheckResult } from './verdict.js';
@@ -126,7 +127,10 @@ interface Change {
  */
 function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResult {
   const [id, name] = ['R2', 'holds-within-stock'];
-  if (!facts.realtime.exact) return notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
+  if (!facts.realtime.exact && !comparesAcrossHosts(facts.realtime)) return notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
+  // Holds of several hosts count as alive only --clock-skew/2 inside their
+  // ends: two that then overlap surely overlapped, whichever clock erred.
+  const shrink = facts.realtime.exact ? 0 : (facts.realtime.hosts?.skewNs ?? 0) / 2;
   const stock = facts.initialStock;
   if (stock === undefined) return unknown(id, name, '--initial-stock', NO_INITIAL_STOCK);
   const changes: Change[] = [];
@@ -144,8 +148,8 @@ function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResu
       for (const step of [...hold.confirms, ...hold.cancels]) end = Math.min(end, step.invoke);
       const settleLost = hold.confirms.length + hold.cancels.length === 0 && facts.incompleteFiles.has(reserve.file);
       if (settleLost) end = reserve.complete;
-      if (end > reserve.complete) {
-        changes.push({ at: reserve.complete, units: reserve.quantity, step: reserve }, { at: end, units: -reserve.quantity, step: reserve });
+      if (end - shrink > reserve.complete + shrink) {
+        changes.push({ at: reserve.complete + shrink, units: reserve.quantity, step: reserve }, { at: end - shrink, units: -reserve.quantity, step: reserve });
         counted += 1;
       }
     }
@@ -154,9 +158,9 @@ function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResu
       // the units back: from its t_inv they are no longer surely confirmed.
       const end = hold.cancels.reduce((least, step) => Math.min(least, step.invoke), Infinity);
       const units = reserve?.quantity ?? confirmed.quantity;
-      if (end > confirmed.complete) {
-        changes.push({ at: confirmed.complete, units, step: confirmed });
-        if (end < Infinity) changes.push({ at: end, units: -units, step: confirmed });
+      if (end - shrink > confirmed.complete + shrink) {
+        changes.push({ at: confirmed.complete + shrink, units, step: confirmed });
+        if (end < Infinity) changes.push({ at: end - shrink, units: -units, step: confirmed });
       }
     }
   }
@@ -174,7 +178,7 @@ function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResu
       firstOver ??= change.at;
     }
   }
-  const summary = `${plural(counted, 'hold')} surely alive for a while, peak ${plural(peak, 'unit')} surely held or confirmed, initial stock ${stock}`;
+  const summary = `${plural(counted, 'hold')} surely alive for a while, peak ${plural(peak, 'unit')} surely held or confirmed, initial stock ${stock}${hostsNote(facts.realtime)}`;
   if (over > 0) {
     const at = firstOver!;
     // The holds and confirms counted at that moment, recomputed once.
@@ -205,7 +209,15 @@ function holdsWithinStock(facts: FlowFacts, holds: Map<string, Hold>): CheckResu
  */
 function noConfirmAfterEnd(facts: FlowFacts, holds: Map<string, Hold>): CheckResult {
   const [id, name] = ['R3', 'no-confirm-after-end'];
-  if (!facts.realtime.exact) return notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
+  // A hold's steps come from one flow, so one history and one clock: across
+  // hosts only a reservation id two flows were given needs the skew bound.
+  if (!facts.realtime.exact && !facts.realtime.hosts) return notApplicable(id, name, `real time cannot be compared: ${facts.realtime.reason}`);
+  let uncompared = 0;
+  const before = (a: Step, aTime: number, b: Step, bTime: number): boolean => {
+    const margin = marginBetween(facts.realtime, a.file, b.file);
+    if (margin === undefined) uncompared += 1;
+    return margin !== undefined && aTime + margin < bTime;
+  };
   const found = new WitnessList();
   let confirms = 0;
   let noTtl: Step | undefined;
@@ -215,20 +227,21 @@ function noConfirmAfterEnd(facts: FlowFacts, holds: Map<string, Hold>): CheckRes
       const { reserve } = hold;
       const ttl = reserve && ttlOf(reserve, facts);
       if (reserve && ttl === undefined) noTtl ??= reserve;
-      if (reserve && ttl !== undefined && reserve.complete + ttl < confirm.invoke) {
+      if (reserve && ttl !== undefined && before(reserve, reserve.complete + ttl, confirm, confirm.invoke)) {
         const late = (confirm.invoke - reserve.complete - ttl) / MS;
         found.add(() => ({
           message: `reservation ${hold.reservationId} was confirmed, but its hold had surely expired ${late.toFixed(3)} ms before the confirm was sent (ttl ${ttl / MS} ms from the reserve's answer)`,
           operations: [describeStep(reserve), describeStep(confirm)],
         }));
       }
-      const cancel = okOf(hold.cancels).find((step) => step.complete < confirm.invoke);
+      const cancel = okOf(hold.cancels).find((step) => before(step, step.complete, confirm, confirm.invoke));
       if (cancel) {
         found.add(() => ({ message: `reservation ${hold.reservationId} was confirmed after a cancel of it had succeeded`, operations: [describeStep(cancel), describeStep(confirm)] }));
       }
     }
   }
-  const summary = `${plural(confirms, 'ok confirm')} checked against their holds' ends`;
+  const skipped = uncompared > 0 ? `; ${uncompared} step pairs of different hosts not compared (no --clock-skew)` : '';
+  const summary = `${plural(confirms, 'ok confirm')} checked against their holds' ends${skipped}`;
   if (found.count === 0 && noTtl) return unknown(id, name, '--reservation-ttl', NO_TTL(noTtl), summary);
   return judged(id, name, summary, found.count, found.witnesses);
 }

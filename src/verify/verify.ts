@@ -3,11 +3,11 @@ import { ConfigError } from '../errors.js';
 import { databaseChecks, errorBudget, type FinalState, type JoinChoice, type JoinOutcome } from './db-audit.js';
 import { planFinalState, readFinalState, type ReadPlan, type ReadState, type StoreOptions } from './final-state.js';
 import { httpChecks, type HistoryFacts } from './http-checks.js';
-import { firstHistoryFlow, loadHistories, type HistoryFile, type LoadedHistory } from './load-history.js';
+import { firstHistoryFlow, loadHistories, type HistoryFile, type LoadedHistory, type MissingShard } from './load-history.js';
 import type { Operation } from './operation.js';
 import { reservationChecks, type ReservationEvidence } from './reservation-audit.js';
 import { describeStep, type Step } from './step.js';
-import { plural, type CheckResult, type Verdict, type VerdictStatus } from './verdict.js';
+import { plural, unknown, type CheckResult, type Verdict, type VerdictStatus } from './verdict.js';
 
 /** What `flashsale verify` is asked to audit; the store flags are final-state.ts's. */
 export interface VerifyOptions extends StoreOptions {
@@ -22,6 +22,8 @@ export interface VerifyOptions extends StoreOptions {
   join?: JoinChoice | undefined;
   /** `--reservation-ttl` in ms: the hold time of reserves whose answer stated none. */
   reservationTtlMs?: number | undefined;
+  /** `--clock-skew` in ms: how far the wall clocks of machines that ran shards may disagree. */
+  clockSkewMs?: number | undefined;
 }
 
 /** Reads the history and the database, runs every check, returns the verdict. */
@@ -52,7 +54,7 @@ export async function audit(options: VerifyOptions): Promise<Audit> {
     (reading ??= flow ? readReservations(plan) : plan ? readFinalState(plan) : Promise.resolve(undefined));
   let history: LoadedHistory;
   try {
-    history = await loadHistories(options.histories, { onParsing: () => void readDatabase().catch(() => undefined) });
+    history = await loadHistories(options.histories, { onParsing: () => void readDatabase().catch(() => undefined), clockSkewMs: options.clockSkewMs });
   } catch (error) {
     // A broken history is the first thing to fix, whatever the database says.
     void reading?.catch(() => undefined);
@@ -74,6 +76,7 @@ export async function audit(options: VerifyOptions): Promise<Audit> {
       historyOnly: options.historyOnly,
       ttlMs: options.reservationTtlMs,
       files: history.files,
+      missingShards: history.missingShards,
     });
     // The report draws operations and a purchase ledger; a flow has neither, so its report shows the checks.
     return { verdict, history, state: undefined };
@@ -88,6 +91,7 @@ export async function audit(options: VerifyOptions): Promise<Audit> {
     historyOnly: options.historyOnly,
     join: options.join,
     files: history.files,
+    missingShards: history.missingShards,
   });
   return { verdict, history, state: read?.state };
 }
@@ -116,10 +120,11 @@ export interface FlowEvidence extends Omit<Evidence, 'state' | 'join'> {
  */
 export function judgeFlow(steps: readonly Step[], evidence: FlowEvidence): Verdict {
   const cut = (evidence.files ?? []).filter((file) => !file.end);
-  const incompleteRuns = new Set(cut.map((file) => file.meta.run_id));
+  // A run missing a shard is incomplete too: rows of that shard's flows were never recorded.
+  const incompleteRuns = new Set([...cut.map((file) => file.meta.run_id), ...(evidence.missingShards ?? []).map((shard) => shard.runId)]);
   const incompleteFiles = new Set(cut.map((file) => file.file));
   const facts = { steps, initialStock: evidence.initialStock, realtime: evidence.realtime, ttlMs: evidence.ttlMs, incompleteRuns, incompleteFiles };
-  const checks = [...reservationChecks(facts, evidence.reservations, evidence.historyOnly ?? false), errorBudget(steps, evidence.maxErrors, describeStep)];
+  const checks = [...reservationChecks(facts, evidence.reservations, evidence.historyOnly ?? false), errorBudget(steps, evidence.maxErrors, describeStep), ...shardsCheck(evidence.missingShards)];
   const rows = 'rows' in evidence.reservations ? evidence.reservations.rows : undefined;
   const database = rows?.source ?? ('foreign' in evidence.reservations ? evidence.reservations.foreign : undefined);
   return conclude(checks, steps, (step) => `${step.step} ${step.outcome}`, { ...evidence, finalStock: rows?.finalStock, database, join: undefined }, {
@@ -140,6 +145,8 @@ export interface Evidence {
   join?: JoinChoice | undefined;
   /** How each history file ended; absent when the operations were built in memory. */
   files?: HistoryFile[] | undefined;
+  /** Shards of a sharded run that no given history holds. */
+  missingShards?: readonly MissingShard[] | undefined;
 }
 
 /** Inputs whose absence `--history-only` accepts: the database's. */
@@ -150,13 +157,27 @@ export function judge(ops: readonly Operation[], evidence: Evidence): Verdict {
   const facts: HistoryFacts = { ops, initialStock: evidence.initialStock, finalStock: evidence.state?.finalStock, realtime: evidence.realtime };
   const historyResults = httpChecks(facts);
   const database = databaseChecks(facts, evidence.state, historyResults, evidence.join ?? 'auto');
-  const checks = [...historyResults, ...database.checks, errorBudget(ops, evidence.maxErrors)];
+  const checks = [...historyResults, ...database.checks, errorBudget(ops, evidence.maxErrors), ...shardsCheck(evidence.missingShards)];
   return conclude(checks, ops, (op) => op.outcome, {
     ...evidence,
     finalStock: evidence.state?.finalStock,
     database: evidence.state?.source,
     join: database.join,
   }, { ledger_rows: evidence.state?.ledger?.length ?? null });
+}
+
+/**
+ * S1, only when a sharded run lacks a shard: the other checks stay sound
+ * (its requests count as unknowns that may have bought), but a verdict
+ * that never saw a whole machine's answers cannot pass.
+ */
+function shardsCheck(missing: readonly MissingShard[] | undefined): CheckResult[] {
+  if (!missing || missing.length === 0) return [];
+  const named = missing.map((shard) => `shard ${shard.index}/${shard.count} of run ${shard.runId} (${plural(shard.planned, 'buyer')})`);
+  const planned = missing.reduce((sum, shard) => sum + shard.planned, 0);
+  return [
+    unknown('S1', 'shards-complete', '--history', `no history of ${named.join(', ')}: give ${missing.length === 1 ? 'its file' : 'their files'} to --history`, `${plural(planned, 'planned request')} of missing shards counted as unknown`),
+  ];
 }
 
 /** What the verdict says about its inputs, whatever kind of run it audits. */

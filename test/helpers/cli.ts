@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -8,6 +9,16 @@ export interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** Exit 2, nothing on stdout, one line on stderr matching `pattern`, no stack trace. */
+export function assertOneLineError(run: CliRun, pattern: RegExp): void {
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(run.stdout, '');
+  const lines = run.stderr.trim().split('\n').filter((line) => !line.startsWith('(run with --help'));
+  assert.equal(lines.length, 1, run.stderr);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 }
 
 /** A `bin/flashsale` child process still running, for tests that act on it mid-run. */
