@@ -15,7 +15,7 @@ import type { AttackSummary } from '../attack/summary.js';
 import { ConfigError } from '../errors.js';
 import { audit } from '../verify/verify.js';
 import { flowScenarios, type FlowScenario } from './flow-scenarios.js';
-import { concludeProof, proofTargets, PROVE_SKU_PREFIX, type ProofTarget, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
+import { concludeProof, proofTargets, PROVE_SKU_PREFIX, REFERENCE_ANSWERS, type ProofTarget, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
 
 /** The options `prove --flow reserve` takes: those of prove without the purchase-only ones. */
 export type FlowProveOptions = Omit<ProveOptions, 'faults' | 'onlyFaults' | 'buyers'>;
@@ -75,11 +75,7 @@ async function runFlowScenario(
       processes: options.processes,
       timeoutMs: options.timeoutMs,
       quantity: 1,
-      headers: [],
-      method: 'POST',
-      okStatus: [200, 201],
-      soldOutStatus: [409, 410],
-      remainingField: 'remaining_stock',
+      ...REFERENCE_ANSWERS,
       purchaseIdField: '',
       historyPath: history,
       flow: { name: 'reserve-confirm', confirm: scenario.confirm, cancel: scenario.cancel, think: scenario.think },

@@ -115,6 +115,15 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   return concludeProof(results, options, workDir);
 }
 
+/** How the reference server's answers read, for every attack prove makes. */
+export const REFERENCE_ANSWERS = {
+  headers: [] as string[],
+  method: 'POST',
+  okStatus: [200, 201],
+  soldOutStatus: [410, 409],
+  remainingField: 'remaining_stock',
+};
+
 /** A database to prove on: its URL, and how the table names it when not by its URL. */
 export interface ProofTarget {
   url: string;
@@ -315,11 +324,7 @@ async function attack(
     quantity: 1,
     // The item named in every purchase: a server shared by several scenarios sells each its own.
     body: `{"buyer_id":"{{buyer}}","sku":${JSON.stringify(names.sku)},"quantity":{{quantity}}}`,
-    headers: [],
-    method: 'POST',
-    okStatus: [200, 201],
-    soldOutStatus: [410, 409],
-    remainingField: 'remaining_stock',
+    ...REFERENCE_ANSWERS,
     purchaseIdField: 'purchase_id',
     historyPath: history,
     faults: faults.injections,
