@@ -29,6 +29,8 @@ test('--help lists the commands and --version prints the package version', async
   // A new user finds the reservation flow (issue 12) from the help alone.
   assert.match(help.stdout, /serve[^\n]*\n?[^\n]*reserv/);
   assert.match(serveHelp.stdout, /POST \/reserve/);
+  const proveHelp = await runCli(['prove', '--help']);
+  assert.match(proveHelp.stdout, /three with\s+--flow reserve/);
 });
 
 test('serve with defaults listens on 127.0.0.1:3000 with ./flashsale.db, item A, 100 units, strategy lock', async (t) => {
