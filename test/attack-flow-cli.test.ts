@@ -30,6 +30,9 @@ describe('attack --flow: bad flags', () => {
     [['--flow', 'reserve-confirm', '--body', '{}'], /--body cannot be used with --flow; give --reserve-body/],
     [['--flow', 'reserve-confirm', '--reserve-body', '{"id":"{{reserve.reservation_id}}"}'], /--reserve-body: \{\{reserve.reservation_id\}\} names the reserve's answer/],
     [['--flow', 'reserve-confirm', '--cancel-body', '{"id":"{{hold}}"}'], /--cancel-body: unknown placeholder \{\{hold\}\}.*\{\{reserve.FIELD\}\}/],
+    // A reserve placeholder that is not a dotted path was sent as literal text (a 400 from the server, counted `rejected`).
+    [['--flow', 'reserve-confirm', '--confirm-body', '{"id":"{{reserve.}}"}'], /--confirm-body: \{\{reserve.\}\} is not a field path; write \{\{reserve.FIELD\}\}/],
+    [['--flow', 'reserve-confirm', '--cancel-body', '{"id":"{{reserve.items[0].id}}"}'], /--cancel-body: \{\{reserve.items\[0\].id\}\} is not a field path/],
     [['--flow', 'reserve-confirm', '--confirm-path', 'http://127.0.0.2:9/confirm'], /--confirm-path: http:\/\/127.0.0.2:9 is not the target's origin/],
     [['--flow', 'reserve-confirm', '--settle-ok-status', '200,410'], /status 410 is in both --settle-ok-status and --expired-status/],
     [['--flow', 'reserve-confirm', '--expired-status', 'gone'], /--expired-status <list>.*expected HTTP statuses/],

@@ -26,6 +26,11 @@ test('--help lists the commands and --version prints the package version', async
   assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
   const serveHelp = await runCli(['serve', '--help']);
   for (const strategy of ['lock', 'atomic', 'optimistic', 'batch', 'unsafe']) assert.match(serveHelp.stdout, new RegExp(`"${strategy}"`));
+  // A new user finds the reservation flow (issue 12) from the help alone.
+  assert.match(help.stdout, /serve[^\n]*\n?[^\n]*reserv/);
+  assert.match(serveHelp.stdout, /POST \/reserve/);
+  const proveHelp = await runCli(['prove', '--help']);
+  assert.match(proveHelp.stdout, /three with\s+--flow reserve/);
 });
 
 test('serve with defaults listens on 127.0.0.1:3000 with ./flashsale.db, item A, 100 units, strategy lock', async (t) => {

@@ -161,6 +161,11 @@ export function compileStepTemplate(template: string, what: string, withReserve:
   const pieces: ReturnType<typeof compileTemplate>[] = [];
   const fields: string[] = [];
   const compile = (part: string) => {
+    // What RESERVE_PLACEHOLDER did not take would otherwise be sent as literal text.
+    const malformed = /\{\{\s*reserve\b[^}]*\}\}/.exec(part);
+    if (malformed) {
+      throw new ConfigError(`${what}: ${malformed[0]} is not a field path; write {{reserve.FIELD}}, FIELD names joined by dots (letters, digits, _ $ -), such as {{reserve.data.id}}`);
+    }
     try {
       return compileTemplate(part, what);
     } catch (error) {

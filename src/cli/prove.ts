@@ -43,7 +43,7 @@ function serverDatabasesFromEnvironment(env: NodeJS.ProcessEnv = process.env): s
 
 export function proveCommand(finish: (result: CommandResult) => void): Command {
   return new Command('prove')
-    .description('start the reference server and prove it: reset, attack and verify four scenarios per database (five with --faults)')
+    .description('start the reference server and prove it: reset, attack and verify four scenarios per database (five with --faults, three with --flow reserve)')
     .option('--db <url>', 'sqlite:PATH, postgres://…, mysql://…, or "all" (SQLite plus FLASHSALE_PG_URL and FLASHSALE_MYSQL_URL when set); default: a temporary SQLite file')
     .addOption(
       new Option('--strategy <name|path>', `the server's purchase strategy: ${STRATEGY_NAMES.join(', ')}, or a path to your own strategy module (./my-strategy.js)`)

@@ -39,7 +39,7 @@ const UNSAFE_WARNING = `
 
 export function serveCommand(finish: (result: CommandResult) => void): Command {
   return new Command('serve')
-    .description('run the reference purchase server (POST /buy) on SQLite, PostgreSQL or MySQL')
+    .description('run the reference server on SQLite, PostgreSQL or MySQL: purchases (POST /buy) and reservations (POST /reserve, /confirm, /cancel)')
     .addOption(databaseOption())
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on; 0 picks a free one', wholeNumber(0, 65535), 3000)
