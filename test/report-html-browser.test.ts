@@ -154,6 +154,9 @@ describe('the HTML report in Chromium', { skip: SKIP }, () => {
     // The scale as drawn, a frame later (uPlot commits a new scale asynchronously).
     const shown = await page.evaluate(() => new Promise<{ min: number; max: number }>((resolve) => requestAnimationFrame(() => resolve((window as any).flashsaleReport.timelineX(0)))));
     assert.ok(shown.min <= selected.invoke && selected.complete <= shown.max, `the operation is in view: ${JSON.stringify({ shown, selected })}`);
+    // The padding stops at the run's ends (it used to show negative "ms since the first request").
+    assert.ok(shown.min >= Math.min(0, selected.invoke) - 1e-9, `the view starts no earlier than the run: ${JSON.stringify({ shown, selected })}`);
+    assert.ok(shown.max <= Math.max(selected.durationMs, selected.complete) + 1e-9, `the view ends no later than the run: ${JSON.stringify({ shown, selected })}`);
     // Zoomed so that the operation fills half the view (a very short one, a sliver of the run).
     const span = selected.complete - selected.invoke;
     assert.ok(shown.max - shown.min <= 2 * span + 0.004 * selected.durationMs + 0.02 + 1e-9, `the timeline zoomed onto it: ${JSON.stringify({ shown, selected })}`);

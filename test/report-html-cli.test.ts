@@ -56,4 +56,14 @@ describe('verify --html', () => {
     assert.match(run.stderr, /cannot write the HTML report .*report\.html: ENOENT/);
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
   });
+
+  test('prove checks the report path before it runs a scenario', async () => {
+    // It used to run every scenario (minutes with several databases) and then fail on the
+    // path, printing no table at all.
+    const run = await runCli(['prove', '--stock', '5', '--html', join(dir, 'missing', 'prove.html')]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /cannot write the HTML report .*prove\.html: ENOENT/);
+    assert.doesNotMatch(run.stderr, /flashsale prove: .*: (PASS|FAIL)/, 'no scenario ran');
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  });
 });

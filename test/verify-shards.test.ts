@@ -10,6 +10,7 @@ import { requestId, shardIndices } from '../src/attack/plan.js';
 import { HISTORY_SCHEMA, type HistoryMeta, type HistoryShard } from '../src/history/types.js';
 import { formatEndLine, formatMetaLine, formatOpLine } from '../src/history/writer.js';
 import type { Realtime } from '../src/verify/clocks.js';
+import { describeOperation } from '../src/verify/operation.js';
 import { judgeFlow } from '../src/verify/verify.js';
 import { runCli } from './helpers/cli.js';
 import { confirmed, reserved } from './helpers/reservation-steps.js';
@@ -86,6 +87,16 @@ describe('verify: a missing shard', () => {
     assert.match(s1.reason!, /no history of shard 2\/3 of run run \(2 buyers\)/);
     // The missing shard's two requests may have bought: H6 may not call the gap unexplained.
     assert.equal(checkOf(verdict, 'H6')!.status, 'PASS', JSON.stringify(checkOf(verdict, 'H6')));
+  });
+
+  test("a missing shard's request settled from the ledger reads as such, not '-Infinity ms'", () => {
+    // D6 settles a missing shard's request the ledger shows bought; its witness line used to say
+    // "invoked -Infinity ms, completed never [missing shard 2/3:0]".
+    const line = describeOperation({
+      type: 'ok', outcome: 'bought', invoke: -Infinity, complete: Infinity, remaining: 70, quantity: 1, requestId: 'run-982',
+      buyer: 'b-982', purchaseId: null, process: 0, status: null, error: null, file: 'missing shard 2/3', line: 0,
+    });
+    assert.equal(line, 'b-982 request run-982: bought 1, remaining 70; sent at an unknown time, no answer recorded [missing shard 2/3]');
   });
 
   test('given all three, the run is whole: no S1 row, PASS', async () => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { proveFlow } from '../prove/flow-prove.js';
 import { prove } from '../prove/prove.js';
 import { reportData, type ReportData } from '../report/html/data.js';
-import { writeHtmlReport } from '../report/html/report.js';
+import { checkHtmlReportPath, writeHtmlReport } from '../report/html/report.js';
 import { proveJson, renderProve } from '../report/prove-table.js';
 import type { CommandResult } from './result.js';
 import { duration, wholeNumber } from './options.js';
@@ -67,6 +67,8 @@ export function proveCommand(finish: (result: CommandResult) => void): Command {
       if (flags.flow && (flags.faults || flags.onlyFaults || flags.buyers !== undefined)) {
         throw new ConfigError(`--flow ${flags.flow} has its own scenarios: it takes no ${flags.buyers !== undefined ? '--buyers' : '--faults or --only-faults'}`);
       }
+      // A report path that cannot be written fails now, not after minutes of scenarios.
+      if (flags.html) await checkHtmlReportPath(flags.html);
       const run = flags.flow ? proveFlow : prove;
       // Each scenario is reduced to what its section draws as it ends: the operations are not kept.
       const sections: ReportData[] = [];

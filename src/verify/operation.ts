@@ -60,7 +60,10 @@ export function describeOperation(op: Operation): string {
     return `${who}: no answer recorded (the history of ${op.file} is incomplete); invoked after ${formatMs(op.invoke)}`;
   }
   const purchase = op.purchaseId !== null ? `, purchase ${op.purchaseId}` : '';
-  return `${op.buyer} request ${op.requestId}: ${answer}${purchase}; invoked ${formatMs(op.invoke)}, completed ${completed} [${op.file}:${op.line}]`;
+  // A missing shard's request (no line of any file) may have been sent at any time.
+  const when = Number.isFinite(op.invoke) ? `invoked ${formatMs(op.invoke)}, completed ${completed}` : 'sent at an unknown time, no answer recorded';
+  const where = op.line > 0 ? `${op.file}:${op.line}` : op.file;
+  return `${op.buyer} request ${op.requestId}: ${answer}${purchase}; ${when} [${where}]`;
 }
 
 /** Nanoseconds after the run's base, as a witness prints them. */

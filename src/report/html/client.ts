@@ -411,7 +411,11 @@ export function reportClient(): void {
     const ops = section.data.timeline.ops;
     const span = ops.complete[op] - ops.invoke[op];
     const pad = Math.max(span * 0.5, section.data.durationMs * 0.002, 0.01);
-    section.timeline.setScale('x', { min: ops.invoke[op] - pad, max: ops.complete[op] + pad });
+    // Padded, but never past the run's ends: "ms since the first request" has no negative time.
+    section.timeline.setScale('x', {
+      min: Math.max(ops.invoke[op] - pad, Math.min(0, ops.invoke[op])),
+      max: Math.min(ops.complete[op] + pad, Math.max(section.data.durationMs, ops.complete[op])),
+    });
     select(section, op);
     report.selected = { section: s, op, text: section.selectedBox.textContent, invoke: ops.invoke[op], complete: ops.complete[op], durationMs: section.data.durationMs };
     document.querySelectorAll('.witness-link.active').forEach((link) => link.classList.remove('active'));

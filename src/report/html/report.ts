@@ -1,4 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { ReportData } from './data.js';
 import { DRAWN_OUTCOMES } from './data.js';
@@ -18,6 +20,24 @@ export async function writeHtmlReport(file: string, title: string, sections: rea
   const html = renderHtmlReport(title, sections);
   try {
     await writeFile(file, html);
+  } catch (error) {
+    throw new ConfigError(`cannot write the HTML report ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * Fails as writeHtmlReport would, before a long run (prove) rather than after it: the file's
+ * folder must exist and be writable, and the file, if it exists, must be a writable file.
+ */
+export async function checkHtmlReportPath(file: string): Promise<void> {
+  const path = resolve(file);
+  try {
+    const existing = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (existing?.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    await access(existing ? path : dirname(path), constants.W_OK);
   } catch (error) {
     throw new ConfigError(`cannot write the HTML report ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
