@@ -6,7 +6,7 @@
 // saw a hold expire and come back proves nothing about expiry.
 import { join } from 'node:path';
 import { openAdapter } from '../../adapters/open.js';
-import { readReservationSnapshot, type ReservationSnapshot } from '../../adapters/reservation-reader.js';
+import type { ReservationSnapshot } from '../../adapters/reservation-reader.js';
 import { prepareStore, resetStock } from '../../adapters/store.js';
 import { maskPassword, parseDatabaseUrl } from '../../adapters/url.js';
 import { startServer } from '../../reference-server/launcher.js';
@@ -15,7 +15,7 @@ import type { AttackSummary } from '../attack/summary.js';
 import { ConfigError } from '../errors.js';
 import { audit } from '../verify/verify.js';
 import { flowScenarios, type FlowScenario } from './flow-scenarios.js';
-import { concludeProof, proofTargets, PROVE_SKU_PREFIX, REFERENCE_ANSWERS, type ProofTarget, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
+import { concludeProof, failedChecks, proofTargets, PROVE_SKU_PREFIX, REFERENCE_ANSWERS, type ProofTarget, type ProveHooks, type ProveOptions, type ProveReport, type ScenarioResult } from './prove.js';
 
 /** The options `prove --flow reserve` takes: those of prove without the purchase-only ones. */
 export type FlowProveOptions = Omit<ProveOptions, 'faults' | 'onlyFaults' | 'buyers'>;
@@ -91,11 +91,15 @@ async function runFlowScenario(
   const verifyS = (performance.now() - verifyStarted) / 1000;
   const steps = summary.flow!.steps;
   const confirmed = steps.confirm.outcomes.confirmed;
-  const anomalies = verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
+  const anomalies = failedChecks(verdict);
   if (scenario.expectedConfirmed !== undefined && confirmed !== scenario.expectedConfirmed) {
     anomalies.push(`expected ${scenario.expectedConfirmed} confirmed, got ${confirmed}`);
   }
-  if (scenario.mustExpire) anomalies.push(...expiryUnseen(await readReservationSnapshot(target.url, sku), steps.confirm.outcomes.expired, options.stock));
+  // The audit has read the reservation rows already: they are not read twice.
+  if (scenario.mustExpire) {
+    if (audited.reservations) anomalies.push(...expiryUnseen(audited.reservations, steps.confirm.outcomes.expired, options.stock));
+    else anomalies.push('the reservation rows were not read: expiry cannot be shown');
+  }
   const result: ScenarioResult = {
     database: target.name ?? maskPassword(target.url),
     databaseUrl: server.databaseLabel,

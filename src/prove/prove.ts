@@ -115,6 +115,11 @@ export async function prove(options: ProveOptions, hooks: ProveHooks = {}): Prom
   return concludeProof(results, options, workDir);
 }
 
+/** The checks a verdict failed, as a scenario's anomalies (`H2 duplicate-remaining`). */
+export function failedChecks(verdict: Verdict): string[] {
+  return verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
+}
+
 /** How the reference server's answers read, for every attack prove makes. */
 export const REFERENCE_ANSWERS = {
   headers: [] as string[],
@@ -349,7 +354,7 @@ async function judge({ names, url, run: { scenario, history }, summary, attackS,
   const { verdict } = audited;
   const sold = summary.outcomes.bought;
   const errors = summary.types.info;
-  const anomalies = verdict.checks.filter((check) => check.status === 'FAIL').map((check) => `${check.id} ${check.name}`);
+  const anomalies = failedChecks(verdict);
   if (!scenario.faults) {
     if (sold !== scenario.expectedSold) anomalies.push(`expected ${scenario.expectedSold} sold, got ${sold}`);
   } else {

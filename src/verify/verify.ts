@@ -1,4 +1,4 @@
-import { readReservationSnapshot } from '../../adapters/reservation-reader.js';
+import { readReservationSnapshot, type ReservationSnapshot } from '../../adapters/reservation-reader.js';
 import { ConfigError } from '../errors.js';
 import { databaseChecks, errorBudget, type FinalState, type JoinChoice, type JoinOutcome } from './db-audit.js';
 import { planFinalState, readFinalState, type ReadPlan, type ReadState, type StoreOptions } from './final-state.js';
@@ -37,6 +37,8 @@ export interface Audit {
   history: LoadedHistory;
   /** The database at the end, when one was read. */
   state: FinalState | undefined;
+  /** A flow's reservation rows, when the reference schema was read. */
+  reservations?: ReservationSnapshot | undefined;
 }
 
 /** verify, keeping the operations and the final state (already in memory: returning them costs nothing). */
@@ -79,7 +81,7 @@ export async function audit(options: VerifyOptions): Promise<Audit> {
       missingShards: history.missingShards,
     });
     // The report draws operations and a purchase ledger; a flow has neither, so its report shows the checks.
-    return { verdict, history, state: undefined };
+    return { verdict, history, state: undefined, reservations: 'rows' in evidence ? evidence.rows : undefined };
   }
   const read = (await readDatabase()) as ReadState | undefined;
   const initialStock = options.initialStock ?? read?.initialStock;
